@@ -1,0 +1,40 @@
+# The two commands: `make run` (the main job) and `make test` (everything CI checks).
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+
+.PHONY: run test lint typecheck pytest deep bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+# torch first and alone, so nothing pulls a newer (multi-gigabyte) build.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q 'torch==2.13.0'
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/aci-ref simulate
+
+test: $(STAMP) lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check aci_ref proofs tests benchmarks
+	$(BIN)/ruff format --check aci_ref proofs tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict aci_ref proofs
+
+pytest: $(STAMP)
+	$(BIN)/pytest -n 2 tests
+
+deep: $(STAMP)
+	ACI_HYPOTHESIS_PROFILE=deep $(BIN)/pytest tests
+
+bench: $(STAMP)
+	ACI_CONTRACTS=off $(BIN)/python benchmarks/lifecycle.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

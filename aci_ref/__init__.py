@@ -1,0 +1,1 @@
+"""aci-ref: the executable reference implementation of the Hanzo ACI protocol."""

@@ -1,0 +1,24 @@
+"""Shared test setup: Hypothesis profiles (`ci` by default, `deep` via ACI_HYPOTHESIS_PROFILE)."""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci",
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "deep",
+    max_examples=2000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("ACI_HYPOTHESIS_PROFILE", "ci"))
+
+assert os.environ.get("ACI_CONTRACTS", "on") != "off", "tests always run with contracts on"
