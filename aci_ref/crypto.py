@@ -110,7 +110,9 @@ def _subtree_root(hashes: list[bytes]) -> bytes:
 def inclusion_proof(leaves: list[bytes], index: int) -> list[bytes]:
     """RFC 6962 §2.1.1 audit path PATH(index, leaves), nearest sibling first."""
     if not 0 <= index < len(leaves):
-        raise RejectedError(Rejection.BAD_MERKLE_PROOF, f"index {index} outside {len(leaves)} leaves")
+        raise RejectedError(
+            Rejection.BAD_MERKLE_PROOF, f"index {index} outside {len(leaves)} leaves"
+        )
     return _path(index, [leaf_hash(leaf) for leaf in leaves])
 
 

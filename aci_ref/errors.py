@@ -51,6 +51,7 @@ class Rejection(StrEnum):
     UNKNOWN_ESCROW = "unknown_escrow"
     ESCROW_EXISTS = "escrow_exists"
     EMPTY_RECIPIENT_SET = "empty_recipient_set"
+    BAD_IDENTIFIER = "bad_identifier"
 
     # --- market: HMM pools ------------------------------------------------------------------
     UNKNOWN_POOL = "unknown_pool"
@@ -63,6 +64,9 @@ class Rejection(StrEnum):
     INSUFFICIENT_LIQUIDITY = "insufficient_liquidity"
     UNKNOWN_WORKER = "unknown_worker"
     WORKER_EXISTS = "worker_exists"
+    WORKER_BUSY = "worker_busy"
+    BAD_QUALITY = "bad_quality"
+    POOL_OUT_OF_RANGE = "pool_out_of_range"
 
     # --- job lifecycle (Algorithm 1) --------------------------------------------------------
     UNKNOWN_JOB = "unknown_job"
@@ -95,6 +99,8 @@ class Rejection(StrEnum):
     OUTPUT_MISMATCH = "output_mismatch"
     UNKNOWN_MODEL = "unknown_model"
     BAD_INPUT = "bad_input"
+    VOTE_WRONG_JOB = "vote_wrong_job"
+    QUORUM_NOT_MAJORITY = "quorum_not_majority"
 
 
 class AciError(Exception):

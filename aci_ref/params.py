@@ -39,7 +39,9 @@ class Bound:
         """Raise `ParamsError` unless `value` has this bound's type and lies in its range."""
         if self.kind == "fraction":
             if isinstance(value, bool) or not isinstance(value, Fraction | int):
-                raise ParamsError(Rejection.PARAMS_BAD_TYPE, key, f"expected a number, got {value!r}")
+                raise ParamsError(
+                    Rejection.PARAMS_BAD_TYPE, key, f"expected a number, got {value!r}"
+                )
         elif isinstance(value, bool) or not isinstance(value, int):
             raise ParamsError(Rejection.PARAMS_BAD_TYPE, key, f"expected an integer, got {value!r}")
         number = Fraction(value)
@@ -122,6 +124,11 @@ class Params:
     # Consensus (§4)
     checkpoint_interval_rounds: int = _count()
     settlement_interval_ms: int = _count()
+    # Market (HMM; HMM.md, spec/hmm.md)
+    hmm_reference_price: Fraction = _positive_fraction()
+    hmm_reserve_bps: int = _count()
+    hmm_market_fee_bps: int = _bps()
+    hmm_risk_fee_bps: int = _bps()
 
     # ---- derived values (computed, never stored in the file) -------------------------------
 
@@ -154,8 +161,14 @@ def _flatten(document: Mapping[str, Any]) -> dict[str, object]:
 
 
 def _check_whole(values: Mapping[str, object]) -> None:
-    shares = ("fee_worker_bps", "fee_validators_bps", "fee_verifiers_bps", "fee_lps_bps", "fee_burn_bps")
-    total = sum(int(str(values[key])) for key in shares)
+    shares = (
+        "fee_worker_bps",
+        "fee_validators_bps",
+        "fee_verifiers_bps",
+        "fee_lps_bps",
+        "fee_burn_bps",
+    )
+    total = sum(value for key in shares if isinstance(value := values[key], int))
     if total != BPS:
         raise ParamsError(
             Rejection.PARAMS_FEE_SHARES_NOT_WHOLE,
@@ -181,8 +194,9 @@ def params_from_text(text: str) -> Params:
         bound = spec.metadata["bound"]
         assert isinstance(bound, Bound)
         bound.check(name, values[name])
-        if bound.kind == "fraction":
-            values[name] = Fraction(values[name])  # type: ignore[arg-type]
+        value = values[name]
+        if bound.kind == "fraction" and isinstance(value, int):
+            values[name] = Fraction(value)
     _check_whole(values)
     return Params(**values)  # type: ignore[arg-type]
 
@@ -194,7 +208,9 @@ def load_params(path: Path | str | None = None) -> Params:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
-        raise ParamsError(Rejection.PARAMS_MALFORMED, str(path), error.strerror or "unreadable") from error
+        raise ParamsError(
+            Rejection.PARAMS_MALFORMED, str(path), error.strerror or "unreadable"
+        ) from error
     return params_from_text(text)
 
 

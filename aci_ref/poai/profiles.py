@@ -1,0 +1,54 @@
+"""What Level 1 knows about a model and a machine, so metrics can be checked without torch.
+
+A `ModelProfile` is computed from a workload's architecture (`aci_ref.poai.workloads`); a
+`HardwareClass` is what a worker declares about its machine when it joins a resource pool. Both are
+plain integers so that the metrics check of Algorithm 2 line 4 is exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+
+
+@dataclass(frozen=True, slots=True)
+class ModelProfile:
+    """ref: metrics consistency (errata E9, E51) — a model's known cost per input.
+
+    `flops_per_input` counts 2 FLOPs per multiply-accumulate of every matrix product the reference
+    procedure performs on one input (element-wise operations are not counted); `weight_bytes` is
+    the size of the canonical weights (the bytes `h_model` hashes, without their framing).
+    """
+
+    flops_per_input: int
+    weight_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class HardwareClass:
+    """ref: metrics consistency (errata E9, E51) — a worker's declared machine.
+
+    `peak_flops_per_ms` bounds how fast any honest run can be; `memory_bytes` bounds the memory a
+    run can claim to have used.
+    """
+
+    name: str
+    peak_flops_per_ms: int
+    memory_bytes: int
+
+
+HARDWARE_CLASSES: Final[Mapping[str, HardwareClass]] = MappingProxyType(
+    {
+        # A small CPU box: 50 GFLOP/s peak, 4 GiB for the workload.
+        "cpu-small": HardwareClass("cpu-small", 50_000_000, 4 << 30),
+        # A single data-centre GPU: 400 TFLOP/s peak (dense, low precision), 80 GiB.
+        "gpu-large": HardwareClass("gpu-large", 400_000_000_000, 80 << 30),
+    }
+)
+"""ref: declared hardware classes (errata E51) — the machines the simulated resource pools hold.
+
+These are declarations a worker makes when it registers, not protocol constants: Level 1 uses the
+declared peak rate to refuse a duration too short for the claimed FLOPs.
+"""

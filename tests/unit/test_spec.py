@@ -1,0 +1,131 @@
+"""spec/ and the code stay in step: every item resolves to a symbol that cites it, or to an open
+roadmap step; every parameter is read by the code or reserved for a named roadmap step."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from aci_ref.params import DEFAULT_PARAMS_PATH, param_names, param_sources
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = ROOT / "spec"
+OPEN_ROADMAP_STEPS = {4, 5, 6, 7, 8, 9}
+HEADING = re.compile(r"^## (\S+) · (.+?) — (.+)$")
+CODE = re.compile(r"^Code: `([\w.]+):([\w.]+)`\s*$")
+ROADMAP = re.compile(r"^Roadmap: (\d+) \((.+)\)\s*$")
+
+
+@dataclass(frozen=True)
+class Item:
+    file: str
+    ident: str
+    citation: str
+    code: tuple[str, str] | None
+    roadmap: int | None
+
+
+def spec_items() -> list[Item]:
+    items: list[Item] = []
+    for path in sorted(SPEC.glob("*.md")):
+        if path.name in {"README.md", "errata.md"}:
+            continue
+        current: dict[str, object] | None = None
+        for line in [*path.read_text(encoding="utf-8").splitlines(), "## END · end — end"]:
+            heading = HEADING.match(line)
+            if heading or line.startswith("## "):
+                if current is not None:
+                    codes = current["codes"]
+                    roads = current["roads"]
+                    assert isinstance(codes, list) and isinstance(roads, list)
+                    assert len(codes) + len(roads) == 1, (
+                        f"{path.name} {current['ident']}: needs exactly one Code: or Roadmap: line"
+                    )
+                    items.append(
+                        Item(
+                            path.name,
+                            str(current["ident"]),
+                            str(current["citation"]),
+                            codes[0] if codes else None,
+                            roads[0] if roads else None,
+                        )
+                    )
+                assert heading, f"{path.name}: malformed item heading {line!r}"
+                current = {"ident": heading[1], "citation": heading[2], "codes": [], "roads": []}
+                if heading[1] == "END":
+                    current = None
+                continue
+            if current is None:
+                continue
+            if code := CODE.match(line):
+                current["codes"].append((code[1], code[2]))  # type: ignore[attr-defined]
+            elif road := ROADMAP.match(line):
+                current["roads"].append(int(road[1]))  # type: ignore[attr-defined]
+    return items
+
+
+ITEMS = spec_items()
+
+
+def test_spec_has_the_paper_items() -> None:
+    idents = {item.ident for item in ITEMS}
+    required = {"D1", "D2", "D3", "A1", "A2", "A3", "Eq1", "Eq3", "T1", "T2", "T3", "T4", "P5"}
+    required |= {"Tab2", "Tab4", "Tab5", "Tab6", "Tab8"}
+    assert required <= idents, f"missing spec items: {sorted(required - idents)}"
+
+
+def test_item_ids_are_unique() -> None:
+    seen = [item.ident for item in ITEMS]
+    assert len(seen) == len(set(seen))
+
+
+@pytest.mark.parametrize("item", ITEMS, ids=lambda item: item.ident)
+def test_item_resolves(item: Item) -> None:
+    if item.roadmap is not None:
+        assert item.roadmap in OPEN_ROADMAP_STEPS, f"{item.ident}: roadmap step {item.roadmap}"
+        return
+    assert item.code is not None
+    module_name, symbol = item.code
+    target: object = importlib.import_module(module_name)
+    for part in symbol.split("."):
+        target = getattr(target, part)
+    if inspect.isclass(target) or inspect.isroutine(target):
+        doc = inspect.getdoc(target) or ""
+    else:
+        doc = _constant_doc(module_name, symbol)
+    assert doc, f"{item.ident}: {module_name}:{symbol} has no docstring"
+    first = doc.strip().splitlines()[0]
+    assert item.citation in first, (
+        f"{item.ident}: first docstring line {first!r} lacks {item.citation!r}"
+    )
+
+
+def _constant_doc(module_name: str, symbol: str) -> str:
+    """A module-level constant's docstring: the string literal right after its assignment."""
+    source = Path(importlib.import_module(module_name).__file__ or "").read_text(encoding="utf-8")
+    match = re.search(
+        rf"^{re.escape(symbol)}\b[^\n]*(?:\n(?!\"\"\")[^\n]*)*?\n\"\"\"(.+?)\"\"\"",
+        source,
+        re.MULTILINE | re.DOTALL,
+    )
+    return match[1] if match else ""
+
+
+def test_every_parameter_is_read_or_reserved() -> None:
+    sources = param_sources(DEFAULT_PARAMS_PATH)
+    code = "\n".join(
+        path.read_text(encoding="utf-8")
+        for folder in ("aci_ref", "proofs")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        if path.name != "params.py"
+    )
+    for name in param_names():
+        assert name in sources, f"{name} has no source comment in parameters.toml"
+        if sources[name].startswith("roadmap:"):
+            continue
+        assert re.search(rf"\b{name}\b", code), f"parameter {name} is read by no code"
