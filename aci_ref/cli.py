@@ -6,10 +6,12 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from aci_ref.errors import ParamsError
@@ -77,6 +79,61 @@ def _load(args: argparse.Namespace, console: Console) -> Params | None:
         return None
 
 
+def _fraction(text: str) -> Fraction:
+    try:
+        value = Fraction(text)
+    except (ValueError, ZeroDivisionError) as error:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from error
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is outside [0, 1]")
+    return value
+
+
+def cmd_simulate(args: argparse.Namespace, console: Console) -> int:
+    """Run the deterministic simulation and print a summary table or one JSON object."""
+    from aci_ref.sim.report import render_summary
+    from aci_ref.sim.simulate import SimConfig, simulate
+
+    params = _load(args, console)
+    if params is None:
+        return 2
+    if args.sampling_rate is not None:
+        if args.sampling_rate == 0:
+            console.print("[red]--sampling-rate must be in (0, 1][/red]")
+            return 2
+        params = replace(params, sampling_rate=args.sampling_rate)
+    config = SimConfig(
+        jobs=args.jobs,
+        workers=args.workers,
+        lazy_workers=args.lazy_workers,
+        lazy_fraction=args.lazy_fraction,
+        careless_workers=args.careless_workers,
+        sybil_workers=args.sybil_workers,
+        clients=args.clients,
+        verifiers=args.verifiers,
+        epochs=args.epochs,
+        seed=args.seed,
+        params=params,
+    )
+    errors = Console(stderr=True)
+    with Progress(
+        TextColumn("simulating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+        disable=args.quiet,
+    ) as bar:
+        task = bar.add_task("jobs", total=config.jobs)
+        report = simulate(config, lambda done, total: bar.update(task, completed=done))
+    if args.json:
+        print(json.dumps(report, indent=2, sort_keys=True))
+    else:
+        console.print(render_summary(report))
+    return 0 if report["conservation_ok"] else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aci-ref", description="Executable reference of the Hanzo ACI protocol."
@@ -88,13 +145,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params", type=Path, metavar="FILE", help="show FILE instead of the defaults")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_params)
+
+    s = sub.add_parser("simulate", help="run the whole protocol in one process, deterministically")
+    s.add_argument("--jobs", type=int, default=2000, help="jobs to submit (default 2000)")
+    s.add_argument("--workers", type=int, default=8, help="workers, all kinds (default 8)")
+    s.add_argument("--lazy-workers", type=int, default=2, help="lazy, careful workers (default 2)")
+    s.add_argument(
+        "--careless-workers",
+        type=int,
+        default=1,
+        help="lazy workers with false metrics (default 1)",
+    )
+    s.add_argument("--sybil-workers", type=int, default=2, help="identities on one platform")
+    s.add_argument(
+        "--lazy-fraction", type=_fraction, default=Fraction(1, 10), help="δ, jobs skipped"
+    )
+    s.add_argument("--sampling-rate", type=_fraction, default=None, help="override α")
+    s.add_argument("--epochs", type=int, default=10, help="epochs the jobs spread over")
+    s.add_argument("--clients", type=int, default=8)
+    s.add_argument("--verifiers", type=int, default=5)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--params", type=Path, metavar="FILE", help="parameters file")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(handler=cmd_simulate)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `aci-ref` console script."""
     args = build_parser().parse_args(argv)
-    console = Console(stderr=False, soft_wrap=False)
+    console = Console(width=None if sys.stdout.isatty() else 120)
     handler: Command = args.handler
     return handler(args, console)
 

@@ -84,6 +84,9 @@ class Rejection(StrEnum):
     UNKNOWN_SENDER = "unknown_sender"
     REPLAYED_EVENT = "replayed_event"
     STALE_EVENT = "stale_event"
+    NONCE_GAP = "nonce_gap"
+    NOT_SEQUENCER = "not_sequencer"
+    BAD_HEIGHT = "bad_height"
 
     # --- PoAI (Definition 2, Algorithm 2) ---------------------------------------------------
     ATTESTATION_BAD_SIGNATURE = "attestation_bad_signature"

@@ -15,9 +15,11 @@ from aci_ref.crypto import KeyPair, sha256, verify_signature
 from aci_ref.economics.ledger import Role
 from aci_ref.encoding import canonical_bytes
 from aci_ref.poai.attestation import Attestation
-from aci_ref.poai.tee import Certificate
+from aci_ref.poai.tee import Registration
+from aci_ref.poai.votes import Vote
 
 EVENT_DOMAIN: Final = "aci-ref/event/v1"
+JOB_DOMAIN: Final = "aci-ref/job/v1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +60,7 @@ class RegisterWorker:
     resource_class: str
     capacity: int
     throughput: int
-    platform_cert: Certificate
-    enclave_cert: Certificate
+    registration: Registration
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +81,11 @@ class WithdrawLiquidity:
 
 @dataclass(frozen=True, slots=True)
 class RequestQuote:
-    """Algorithm 1 lines 2–3: the client broadcasts J; the HMM quotes (worker, price, ETA)."""
+    """Algorithm 1 lines 2–3: the client broadcasts J; the HMM quotes (worker, price, ETA).
 
-    job_id: bytes
+    The job's id is not chosen by the client: it is `job_id_of(sender, nonce)`.
+    """
+
     model_id: str
     input: bytes
     sla_ms: int
@@ -117,41 +120,20 @@ class SealBlock:
 
 @dataclass(frozen=True, slots=True)
 class CastVote:
-    """Algorithm 1 line 12: a committee verifier's verdict after re-executing a sampled job."""
+    """Algorithm 1 lines 12 and 15: a committee member's signed verdict on a job it re-executed.
 
-    job_id: bytes
-    accept: bool
-    h_output: bytes
+    While the job is verifying, the vote is a verification vote (accept = the output matches);
+    once it is disputed, an arbitration vote (accept = the worker was right).
+    """
 
-
-@dataclass(frozen=True, slots=True)
-class CastArbitrationVote:
-    """Algorithm 1 line 15: an arbiter's verdict on a disputed job after re-executing it."""
-
-    job_id: bytes
-    worker_correct: bool
-    h_output: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimTimeout:
-    """Anyone may claim a job whose worker passed its deadline (Table 2, timeout)."""
-
-    job_id: bytes
+    vote: Vote
 
 
 @dataclass(frozen=True, slots=True)
 class ReportInvalidAttestation:
-    """Evidence of Table 2's invalid attestation: a worker's own signed submission that fails Level 1."""
+    """Table 2, invalid attestation: a worker's own signed submission that fails Level 1."""
 
     submission: SignedEvent
-
-
-@dataclass(frozen=True, slots=True)
-class CloseEpoch:
-    """The sequencer closes an epoch: Level 3 low-quality slashes are applied."""
-
-    epoch: int
 
 
 Event = (
@@ -167,10 +149,7 @@ Event = (
     | SubmitResult
     | SealBlock
     | CastVote
-    | CastArbitrationVote
-    | ClaimTimeout
     | ReportInvalidAttestation
-    | CloseEpoch
 )
 
 
@@ -197,7 +176,7 @@ class SignedEvent:
 
 
 def signing_bytes(sender: str, nonce: int, body: Event) -> bytes:
-    """Domain-separated canonical bytes of an event, naming its kind so bodies cannot be confused."""
+    """Domain-separated canonical bytes of an event; naming its kind keeps bodies apart."""
     return canonical_bytes(
         {
             "body": body,
@@ -207,6 +186,11 @@ def signing_bytes(sender: str, nonce: int, body: Event) -> bytes:
             "sender": sender,
         }
     )
+
+
+def job_id_of(client: str, nonce: int) -> bytes:
+    """ref: job identity — SHA-256 of the client's name and the nonce of its RequestQuote."""
+    return sha256(canonical_bytes({"client": client, "domain": JOB_DOMAIN, "nonce": nonce}))
 
 
 def sign_event(key: KeyPair, sender: str, nonce: int, body: Event) -> SignedEvent:

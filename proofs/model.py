@@ -76,7 +76,11 @@ def _outward(value: Fraction, upward: bool) -> Fraction:
     if max(value.numerator.bit_length(), value.denominator.bit_length()) <= _EXACT_BITS:
         return value
     scaled = value * (1 << ENCLOSURE_BITS)
-    whole = -((-scaled.numerator) // scaled.denominator) if upward else scaled.numerator // scaled.denominator
+    whole = (
+        -((-scaled.numerator) // scaled.denominator)
+        if upward
+        else scaled.numerator // scaled.denominator
+    )
     return Fraction(whole, 1 << ENCLOSURE_BITS)
 
 

@@ -113,20 +113,28 @@ class Refutation:
 UNDECIDED: Final = "undecided"
 
 
-def refute(domain: Formula, claim: Formula, witnesses: Sequence[Expr]) -> Refutation:
+def refute(
+    domain: Formula, claim: Formula, witnesses: Sequence[Expr], prefer: Formula | None = None
+) -> Refutation:
     """Look for a point of `domain` where `claim` is false.
 
     `domain` bounds every unknown, including each long constant by its enclosure. A model found
     is re-checked with the `witnesses` (the decision unknowns) pinned and the enclosed constants
     free again: it counts as a counterexample only if the claim fails for every value inside
-    the enclosures.
+    the enclosures. `prefer` names a readable corner (say, the highest price) tried first, so a
+    counterexample sits there when one does.
     """
     found: Outcome = solve(domain & ~claim)
     if found.unsat:
         return Refutation(True, None, "proved")
+    if found.sat and prefer is not None:
+        cornered = solve(domain & ~claim & prefer)
+        found = cornered if cornered.sat else found
     if not found.sat:
         return Refutation(False, None, f"{UNDECIDED} ({found.reason})")
     recheck = solve(domain & claim & pinned(found.model, witnesses))
     if recheck.unsat:
         return Refutation(False, found.model, "refuted")
-    return Refutation(False, None, f"{UNDECIDED} (the violation lies within rounding of a constant)")
+    return Refutation(
+        False, None, f"{UNDECIDED} (the violation lies within rounding of a constant)"
+    )

@@ -67,7 +67,9 @@ class Expr:
         return Expr(_term(other) * self.term)
 
     def __truediv__(self, other: Expr | Number) -> Expr:
-        return Expr(z3.ToReal(self.term) / _term(other) if _is_int(self.term) else self.term / _term(other))
+        return Expr(
+            z3.ToReal(self.term) / _term(other) if _is_int(self.term) else self.term / _term(other)
+        )
 
     def __neg__(self) -> Expr:
         return Expr(-self.term)
@@ -230,9 +232,12 @@ class Outcome:
 
 def solve(formula: Formula, *, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> Outcome:
     """Look for values of the unknowns that make `formula` true."""
-    solver = z3.Solver()
+    # A fresh context per query: Z3's heuristics depend on the history of its context, and a
+    # verdict must not depend on which checks ran before.
+    context = z3.Context()
+    solver = z3.Solver(ctx=context)
     solver.set("timeout", timeout_ms)
-    solver.add(formula.term)
+    solver.add(formula.term.translate(context))
     answer = solver.check()
     if answer == z3.unsat:
         return Outcome("unsat")

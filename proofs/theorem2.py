@@ -50,7 +50,7 @@ the exact value at the paper's parameters is 0.9504, so the reference asks for 9
 
 
 def lazy_detection_bound(params: Params, deviation: Fraction, epochs: int) -> Bounds:
-    """Theorem 2, §6.2: the bound 1 − (1 − α)^(⌊δN⌋·T) on detecting a δ-lazy worker within T
+    """The bound of Theorem 2: 1 − (1 − α)^(⌊δN⌋·T) on detecting a δ-lazy worker within T
     epochs, at `params` (α = sampling_rate, N = epoch_jobs), as an exact enclosure."""
     count = deviating_jobs(deviation, params.epoch_jobs) * epochs
     return detection_bounds(params.sampling_rate, count)

@@ -10,6 +10,7 @@ from typing import Final
 
 from aci_ref.errors import RejectedError, Rejection
 from aci_ref.params import Params
+from aci_ref.poai.votes import Vote
 
 
 class JobStatus(StrEnum):
@@ -91,8 +92,11 @@ class Job:
     submission_digest: bytes = b""
     sampled: bool = False
     committee: tuple[str, ...] = ()
-    votes: tuple[tuple[str, bool], ...] = ()
+    votes: tuple[Vote, ...] = ()
     accusers: tuple[str, ...] = ()
+    arbiters: tuple[str, ...] = ()
+    beacon: bytes = b""
+    quoted_height: int = 0
     caught_level: int = 0
     history: tuple[JobStatus, ...] = ()
 

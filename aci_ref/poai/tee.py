@@ -34,7 +34,7 @@ ENCLAVE_DOMAIN: Final = "aci-ref/tee/enclave"
 MEASUREMENT_DOMAIN: Final = "aci-ref/tee/measurement"
 REGISTRATION_DOMAIN: Final = "aci-ref/tee/registration"
 WORKER_PROGRAM: Final = "aci-ref/worker/v1"
-"""The identity of the reference worker program; its measurement is the one verifiers trust."""
+"""§3.2, DESIGN §4: the reference worker program; verifiers trust its measurement."""
 
 
 class CertKind(StrEnum):

@@ -10,7 +10,7 @@ from typing import Final
 from aci_ref.crypto import KeyPair, beacon_draw_int, verify_signature
 from aci_ref.encoding import canonical_bytes
 from aci_ref.errors import RejectedError, Rejection
-from aci_ref.params import BPS
+from aci_ref.params import BPS, Params
 
 VOTE_DOMAIN: Final = "aci-ref/poai/vote"
 COMMITTEE_DOMAIN: Final = "aci-ref/poai/committee"
@@ -186,3 +186,59 @@ def committee(
                 break
             point -= stake
     return tuple(sorted(chosen))
+
+
+def verification_committee(
+    params: Params, beacon: bytes, job_id: bytes, verifiers: Mapping[str, int], worker: str
+) -> tuple[str, ...]:
+    """ref: committee draw (errata E55) — a job's verification committee.
+
+    `verification_committee_size` verifiers, drawn for purpose "verification", the worker excluded.
+    """
+    return committee(
+        beacon, job_id, verifiers, params.verification_committee_size, {worker}, "verification"
+    )
+
+
+def arbitration_committee(
+    params: Params,
+    beacon: bytes,
+    job_id: bytes,
+    verifiers: Mapping[str, int],
+    worker: str,
+    accusers: Iterable[str],
+) -> tuple[str, ...]:
+    """ref: committee draw (errata E11, E55) — a disputed job's arbitration committee.
+
+    `arbitration_committee_size` verifiers, drawn for purpose "arbitration", the worker and every
+    accusing verifier excluded.
+    """
+    excluded = {worker, *accusers}
+    return committee(
+        beacon, job_id, verifiers, params.arbitration_committee_size, excluded, "arbitration"
+    )
+
+
+def verification_verdict(
+    params: Params,
+    job_id: bytes,
+    votes: Sequence[Vote],
+    stakes: Mapping[str, int],
+    keys: Mapping[str, bytes],
+) -> Verdict:
+    """ref: vote tally (errata E10, E56) — `aggregate_votes` at `verification_quorum_bps`."""
+    return aggregate_votes(job_id, votes, stakes, keys, params.verification_quorum_bps)
+
+
+def arbitration_verdict(
+    params: Params,
+    job_id: bytes,
+    votes: Sequence[Vote],
+    stakes: Mapping[str, int],
+    keys: Mapping[str, bytes],
+) -> Verdict:
+    """ref: vote tally (errata E11, E56) — `aggregate_votes` at `arbitration_quorum_bps`.
+
+    An arbiter votes accept when the worker's output matches its own re-execution.
+    """
+    return aggregate_votes(job_id, votes, stakes, keys, params.arbitration_quorum_bps)

@@ -268,6 +268,10 @@ class Workload:
         """A verifier's re-execution to compare `claimed` against (a plain run by default)."""
         return self.run(data, seed, threads=threads, variant=variant)
 
+    def check_input(self, data: bytes) -> None:
+        """Refuse, with `bad_input`, an input this model cannot run (before anyone runs it)."""
+        raise NotImplementedError
+
     def make_input(self, index: int) -> bytes:
         """A deterministic valid input, the `index`-th of an endless sequence."""
         raise NotImplementedError
@@ -302,6 +306,10 @@ class MlpWorkload(Workload):
         if not np.isfinite(values).all():
             raise RejectedError(Rejection.BAD_INPUT, "non-finite input value")
         return torch.from_numpy(values.copy()).unsqueeze(0)
+
+    def check_input(self, data: bytes) -> None:
+        """ref: workloads (DESIGN §5) — d_in finite float32 values, else `bad_input`."""
+        self._decode(data)
 
     def run(self, data: bytes, seed: int, *, threads: int = 1, variant: str = "reference") -> bytes:
         """ref: workloads (DESIGN §5) — the logits of one input vector."""
@@ -384,6 +392,10 @@ class CharLmWorkload(Workload):
                 f"prompt must be {self.prompt_len} characters of the vocabulary",
             )
         return [VOCAB.index(ch) for ch in text]
+
+    def check_input(self, data: bytes) -> None:
+        """ref: workloads (DESIGN §5) — prompt_len ASCII vocabulary characters, else `bad_input`."""
+        self._prompt(data)
 
     def _fillers(self, data: bytes) -> list[list[int]]:
         gen = _generator(_seed(INPUT_DOMAIN, fill=data))

@@ -11,6 +11,7 @@ from aci_ref.errors import Rejection
 from aci_ref.params import default_params
 from aci_ref.poai.attestation import Attestation, honest_metrics, sign_attestation
 from aci_ref.poai.evidence import (
+    Evidence,
     InvalidAttestationEvidence,
     SybilEvidence,
     WrongOutputEvidence,
@@ -161,9 +162,10 @@ def test_invalid_attestation_evidence_checks() -> None:
 
 
 def test_evidence_digests_are_stable_and_distinct() -> None:
-    evidence = [wrong_output(), invalid_attestation(), sybils()]
+    evidence: list[Evidence] = [wrong_output(), invalid_attestation(), sybils()]
     digests = [e.digest() for e in evidence]
-    assert digests == [e.digest() for e in [wrong_output(), invalid_attestation(), sybils()]]
+    again: list[Evidence] = [wrong_output(), invalid_attestation(), sybils()]
+    assert digests == [e.digest() for e in again]
     assert len(set(digests)) == 3 and all(len(d) == 32 for d in digests)
     # known answers: any change to the encoding or the domain tags shows up here
     assert [d.hex()[:16] for d in digests] == PINNED_DIGESTS

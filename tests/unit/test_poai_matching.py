@@ -26,7 +26,7 @@ PARAMS = default_params()
 EPS = PARAMS.epsilon_num
 
 
-def f32(*values: float) -> np.ndarray:
+def f32(*values: float | np.float32) -> np.ndarray:
     return np.array(values, dtype=np.float32)
 
 
@@ -38,7 +38,7 @@ def numeric(claimed: np.ndarray, reference: np.ndarray) -> object:
 
 def test_exact_rule() -> None:
     same = compare_outputs(OutputKind.EXACT, b"abc", b"abc", PARAMS)
-    assert (same.match, same.measure, same.rule) == (True, 0, "hash")
+    assert (same.match, same.measure, same.rule) == (True, Fraction(0), "hash")
     assert not compare_outputs(OutputKind.EXACT, b"abc", b"abd", PARAMS).match
 
 
@@ -143,7 +143,7 @@ def test_sampled_rule() -> None:
     assert not result.match and result.rule == "kl" and result.measure is not None
     assert result.measure > PARAMS.epsilon_kl
     result = compare_outputs(OutputKind.SAMPLED, other_tokens, ref, PARAMS)
-    assert (result.match, result.measure, result.rule) == (False, 0, "tokens")
+    assert (result.match, result.measure, result.rule) == (False, Fraction(0), "tokens")
     result = compare_outputs(OutputKind.SAMPLED, dropped, ref, PARAMS)
     assert (result.match, result.measure, result.rule) == (False, None, "kl")
     assert compare_outputs(OutputKind.SAMPLED, ref, ref, PARAMS).measure == 0

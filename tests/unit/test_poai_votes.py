@@ -8,13 +8,18 @@ import pytest
 
 from aci_ref.crypto import KeyPair, sha256
 from aci_ref.errors import RejectedError, Rejection
+from aci_ref.params import default_params
 from aci_ref.poai.votes import (
     Outcome,
     Vote,
     aggregate_votes,
+    arbitration_committee,
+    arbitration_verdict,
     check_vote,
     committee,
     sign_vote,
+    verification_committee,
+    verification_verdict,
 )
 
 JOB = b"job-1"
@@ -99,3 +104,24 @@ def test_committee_is_stake_weighted() -> None:
     verifiers = {"whale": 9_000, "minnow": 1_000}
     picks = [committee(sha256(b"%d" % i), JOB, verifiers, 1)[0] for i in range(400)]
     assert 300 < picks.count("whale") < 400  # 360 expected
+
+
+def test_committees_from_params() -> None:
+    params = default_params()
+    verifiers = {f"v{i}": 100 for i in range(10)} | {"worker": 100}
+    beacon = sha256(b"block")
+    checkers = verification_committee(params, beacon, JOB, verifiers, "worker")
+    assert len(checkers) == params.verification_committee_size and "worker" not in checkers
+    arbiters = arbitration_committee(params, beacon, JOB, verifiers, "worker", checkers[:1])
+    assert len(arbiters) == params.arbitration_committee_size
+    assert "worker" not in arbiters and checkers[0] not in arbiters
+
+
+def test_verdicts_from_params() -> None:
+    params = default_params()
+    votes = [vote("v1", True), vote("v3", True)]  # 70 % of the stake
+    assert verification_verdict(params, JOB, votes, STAKES, PUBLIC).outcome is Outcome.ACCEPTED
+    assert arbitration_verdict(params, JOB, votes, STAKES, PUBLIC).outcome is Outcome.ACCEPTED
+    strict = replace(params, verification_quorum_bps=7_500, arbitration_quorum_bps=7_500)
+    assert verification_verdict(strict, JOB, votes, STAKES, PUBLIC).outcome is Outcome.UNDECIDED
+    assert arbitration_verdict(strict, JOB, votes, STAKES, PUBLIC).outcome is Outcome.UNDECIDED

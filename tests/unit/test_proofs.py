@@ -1,0 +1,256 @@
+"""The checks of proofs/ on the shipped parameters, the paper's printed numbers, the report, and
+the checkers shown failing on planted faults."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from fractions import Fraction
+
+import pytest
+from rich.table import Table
+
+from aci_ref.params import default_params
+from proofs import proposition5, theorem1, theorem3
+from proofs.checks import CHECKS
+from proofs.model import (
+    Bounds,
+    decimal,
+    detection_bounds,
+    deviating_jobs,
+    power_bounds,
+    show,
+)
+from proofs.report import must_hold_failed, render_table, results_json, run_checks
+from proofs.result import CheckResult, Lemma, lemma_failed, prove_lemmas, refute
+from proofs.smt import between, const, decide, real
+
+PAPER_CLAIMS_VIOLATED = {"T3.stake_multiple", "P5.inequality5", "P5.sufficient_condition"}
+
+
+def test_every_check_runs_once_with_a_unique_name() -> None:
+    results = run_checks(default_params())
+    assert len(results) == len(CHECKS)
+    assert len({r.name for r in results}) == len(results)
+
+
+def test_verdicts_on_the_shipped_parameters() -> None:
+    results = {r.name: r for r in run_checks(default_params())}
+    for name, result in results.items():
+        if result.must_hold:
+            assert result.holds, f"{name}: {result.detail}"
+            assert result.counterexample is None
+        else:
+            assert name in PAPER_CLAIMS_VIOLATED
+            assert not result.holds and result.counterexample, name
+    assert {n for n, r in results.items() if not r.must_hold} == PAPER_CLAIMS_VIOLATED
+
+
+def test_results_json_has_exactly_the_agreed_shape() -> None:
+    payload = results_json(run_checks(default_params()))
+    assert set(payload) == {"checks", "ok"}
+    assert payload["ok"] is True
+    for entry in payload["checks"]:
+        assert set(entry) == {"name", "holds", "counterexample"}
+        assert entry["counterexample"] is None or isinstance(entry["counterexample"], dict)
+    json.dumps(payload)  # JSON-able throughout
+
+
+def test_render_table_has_a_row_per_check() -> None:
+    results = run_checks(default_params())
+    table = render_table(results)
+    assert isinstance(table, Table)
+    assert table.row_count == len(results)
+
+
+def test_must_hold_failed_ignores_paper_claims() -> None:
+    claim = CheckResult("c", "s", False, False, {"x": 1}, "")
+    ok = CheckResult("m", "s", True, True, None, "")
+    assert not must_hold_failed([claim, ok])
+    assert must_hold_failed([claim, CheckResult("m", "s", False, True, {"x": 1}, "")])
+
+
+# --- the paper's numbers --------------------------------------------------------------------
+
+
+def test_detection_probability_is_exact() -> None:
+    alpha = Fraction(3, 1000)
+    assert theorem1.detection_probability(alpha, 0) == 0
+    assert theorem1.detection_probability(alpha, 1) == alpha
+    one = theorem1.detection_probability(alpha, 100)
+    ten = theorem1.detection_probability(alpha, 1000)
+    assert decimal(one, 4) == "0.2595"
+    assert decimal(ten, 4) == "0.9504"
+    assert 1 - (1 - one) ** 10 == ten  # ten independent epochs are 1000 jobs
+
+
+def test_printed_numbers_against_exact_values() -> None:
+    rows = {(n.where, n.expression): n for n in theorem1.paper_numbers()}
+    first = rows[("Theorem 1, §3.4", "1 - 0.997^100")]
+    assert first.truncates_to_printed and not first.rounds_to_printed  # 0.2595 printed 0.259
+    rounded_first = rows[("Theorem 1, §3.4", "1 - (1 - 0.259)^10")]
+    assert rounded_first.exact_text == "0.95009"  # rounding 0.259 first does not give 0.953
+    assert not rounded_first.rounds_to_printed
+    ten = rows[("Theorem 1, §3.4", "1 - (0.997^100)^10")]
+    assert ten.exact_text == "0.95044" and not ten.rounds_to_printed
+    proof = rows[("Theorem 2, §6.2", "1 - 0.997^1000")]
+    assert round(proof.exact, 4) == Fraction(9504, 10000)
+    assert not proof.rounds_to_printed and not proof.truncates_to_printed  # printed 0.9503
+
+
+def test_what_the_headline_rates_need() -> None:
+    alpha = Fraction(3, 1000)
+    assert theorem1.jobs_for_detection(alpha, Fraction(997, 1000)) == 1934
+    assert theorem1.jobs_for_detection(alpha, Fraction(953, 1000)) == 1018
+    assert theorem1.jobs_for_detection(alpha, Fraction(95, 100)) == 998
+    assert theorem1.jobs_for_detection(alpha, Fraction(0)) == 0
+
+
+def test_where_four_point_two_comes_from() -> None:
+    params = default_params()
+    paper = Fraction(42, 10)
+    ten = theorem1.detection_probability(Fraction(3, 1000), 1000)
+    assert decimal(theorem3.implied_savings_ratio(paper, ten, Fraction(1)), 2) == "3.99"
+    one = theorem1.detection_probability(Fraction(3, 1000), 100)
+    assert decimal(theorem3.implied_savings_ratio(paper, one, Fraction(1)), 2) == "1.09"
+    # The reference's multiple at δ = 1 % and δ = 1 (10 epochs, 90 % of a 100 % slash kept).
+    at_one_percent = theorem3.stake_multiple(params, 100, Fraction(1))
+    assert decimal(at_one_percent.low, 3) == "0.117"
+    fully_lazy = theorem3.stake_multiple(params, params.epoch_jobs, Fraction(1))
+    assert decimal(fully_lazy.high, 2) == "11.11"
+
+
+def test_collusion_condition_is_equation_4() -> None:
+    assert theorem3.collusion_condition(3, Fraction(10), Fraction(1, 2), Fraction(1), Fraction(4))
+    assert not theorem3.collusion_condition(
+        3, Fraction(10), Fraction(1, 2), Fraction(1), Fraction(5)
+    )
+
+
+# --- Proposition 5 ---------------------------------------------------------------------------
+
+
+def test_printed_inequality_never_holds_with_real_savings() -> None:
+    assert not proposition5.printed_inequality(Fraction(100), Fraction(101), Fraction(0))
+    assert proposition5.printed_inequality(Fraction(101), Fraction(100), Fraction(0))
+
+
+def test_printed_clause_is_not_sufficient() -> None:
+    p, slash, savings = Fraction(1, 2), Fraction(3), Fraction(2)
+    assert proposition5.printed_sufficient_condition(p, slash, savings)
+    assert not proposition5.honest_is_best_response(p, slash, savings)
+    assert proposition5.lazy_advantage(p, slash, savings, 10) > 0
+
+
+def test_equation_6_holds_for_the_paper_reading() -> None:
+    delta = Fraction(1, 100)
+    assert proposition5.paper_parameters_inequality(Fraction(1, 10), Fraction(100), delta)
+    assert not proposition5.paper_parameters_inequality(Fraction(0), Fraction(100), delta)
+    # 5 P > δ (1 - P) needs P > δ / (5 + δ): a small enough P fails it.
+    assert not proposition5.paper_parameters_inequality(Fraction(1, 1000), Fraction(100), delta)
+
+
+def test_lazy_advantage_closed_form() -> None:
+    p, slash, savings = Fraction(1, 4), Fraction(7), Fraction(3)
+    for epochs in range(1, 12):
+        caught = 1 - (1 - p) ** epochs
+        assert proposition5.lazy_advantage(p, slash, savings, epochs) == caught / p * (
+            savings - p * slash
+        )
+
+
+def test_printed_horizon() -> None:
+    params = default_params()
+    assert proposition5.printed_horizon(params, Fraction(1, 100), Fraction(1, 100)) == 1
+    assert proposition5.printed_horizon(params, Fraction(0), Fraction(1, 100)) is None
+    weak = dataclasses.replace(params, worker_min_stake=1, sampling_rate=Fraction(1, 10**6))
+    horizon = proposition5.printed_horizon(weak, Fraction(1, 10_000), Fraction(1, 100))
+    assert horizon is not None and horizon > 1
+
+    def printed(epochs: int) -> bool:
+        p = theorem1.detection_probability(weak.sampling_rate, epochs)
+        return proposition5.printed_sufficient_condition(p, Fraction(9, 10), Fraction(8, 1000))
+
+    assert printed(horizon) and not printed(horizon - 1)
+
+
+# --- the model helpers ----------------------------------------------------------------------
+
+
+def test_deviating_jobs_rounds_down() -> None:
+    assert deviating_jobs(Fraction(1, 100), 10_000) == 100
+    assert deviating_jobs(Fraction(1, 100), 150) == 1
+    assert deviating_jobs(Fraction(1, 100), 99) == 0
+    with pytest.raises(ValueError):
+        deviating_jobs(Fraction(2), 10)
+
+
+def test_power_bounds_enclose_long_values() -> None:
+    short = power_bounds(Fraction(997, 1000), 100)
+    assert short.exact and short.low == Fraction(997, 1000) ** 100
+    long = power_bounds(Fraction(997, 1000), 1000)
+    exact = Fraction(997, 1000) ** 1000
+    assert not long.exact and long.low <= exact <= long.high
+    assert long.high - long.low < Fraction(1, 2**200)
+    huge = detection_bounds(Fraction(3, 1000), 10**9)
+    assert huge.low <= 1 <= huge.high + Fraction(1, 2**200)
+
+
+def test_show_is_json_friendly() -> None:
+    assert show(Fraction(3, 1)) == 3
+    assert show(Fraction(1, 3)) == "1/3"
+    assert str(show(Fraction(997, 1000) ** 100)).startswith("≈0.7404842")
+
+
+# --- planted faults: the checkers can fail ----------------------------------------------------
+
+
+def test_a_false_lemma_is_refuted_with_a_model() -> None:
+    q, x = real("q"), real("x")
+    wrong = Lemma(
+        "sign",
+        "q in [-1, 1] and x in [0, 1] imply q x >= 0",
+        (between(q, -1, 1) & between(x, 0, 1)).implies(q * x >= 0),
+    )
+    right = Lemma("ok", "x >= 0 implies x + 1 > 0", (x >= 0).implies(x + 1 > 0))
+    failure = prove_lemmas([right, wrong])
+    assert failure is not None and failure.lemma is wrong
+    assert failure.counterexample is not None
+    q_value = Fraction(str(failure.counterexample["q"]))
+    x_value = Fraction(str(failure.counterexample["x"]))
+    assert q_value * x_value < 0
+    result = lemma_failed("X", "statement", True, failure)
+    assert not result.holds and result.counterexample == failure.counterexample
+
+
+def test_a_check_whose_lemma_fails_reports_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    x = real("x")
+    failure = prove_lemmas([Lemma("bad", "x > 0", x > 0)])
+    assert failure is not None
+    monkeypatch.setattr(theorem1, "lemma_outcome", lambda: failure)
+    result = theorem1.check_theorem1(default_params())
+    assert not result.holds and result.counterexample is not None and "bad" in result.detail
+
+
+def test_refute_finds_confirms_and_refuses_rounding_artefacts() -> None:
+    p, s = real("p"), real("s")
+    proved = refute(between(p, Fraction(1, 2), Fraction(1, 2)), p >= Fraction(1, 3), [])
+    assert proved.holds
+    found = refute(between(p, Fraction(1, 2), Fraction(1, 2)) & (s > 0), p >= s, [s])
+    assert not found.holds and found.model is not None and found.model["s"] > Fraction(1, 2)
+    # The claim fails only for part of the enclosure of p: never reported as a counterexample.
+    eps = Fraction(1, 2**300)
+    blurred = refute(
+        between(p, Fraction(1, 2), Fraction(1, 2) + eps), p >= Fraction(1, 2) + eps / 2, []
+    )
+    assert not blurred.holds and blurred.model is None and "undecided" in blurred.reason
+
+
+def test_decide_on_closed_formulas() -> None:
+    assert decide(const(Fraction(1, 3)) < const(Fraction(1, 2)))
+    assert not decide(const(2) * const(Fraction(1, 2)) > 1)
+
+
+def test_bounds_complement() -> None:
+    bounds = Bounds(Fraction(1, 4), Fraction(1, 3))
+    assert bounds.complement() == Bounds(Fraction(2, 3), Fraction(3, 4))
