@@ -34,7 +34,7 @@ deep: $(STAMP)
 	ACI_HYPOTHESIS_PROFILE=deep $(BIN)/pytest tests
 
 bench: $(STAMP)
-	ACI_CONTRACTS=off $(BIN)/python benchmarks/lifecycle.py
+	$(BIN)/python benchmarks/lifecycle.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

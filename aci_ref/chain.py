@@ -381,7 +381,7 @@ def _set_quality(state: ChainState, worker: str, result_bps: int) -> tuple[Chain
 
 
 def _settle(state: ChainState, job: Job, to: JobStatus) -> tuple[ChainState, Effects]:
-    """Algorithm 1 line 14: release escrow to the worker as Table 5 splits it; capacity returns."""
+    """Algorithm 1 line 14, §2.2: release escrow as Table 5 splits it; capacity returns."""
     new_ledger, split = fees.settle_escrow(
         state.ledger,
         state.params,
@@ -456,7 +456,7 @@ def _withdraw(state: ChainState, event: SignedEvent) -> tuple[ChainState, Effect
 
 
 def _register_worker(state: ChainState, event: SignedEvent) -> tuple[ChainState, Effects]:
-    """Definition 1 and Table 2 (Sybil): bond capacity-proportional stake, present a TEE identity.
+    """Table 2 row Sybil, §3.5 and Definition 1: bond stake, present a TEE identity.
 
     A platform key already presented by another identity is one machine posing as many: every
     identity on it is slashed `slash_sybil_bps` and banned from quotes (errata E58).
@@ -822,7 +822,7 @@ def _arbitrate(state: ChainState, job: Job, worker_correct: bool) -> tuple[Chain
 def _report_invalid_attestation(
     state: ChainState, event: SignedEvent
 ) -> tuple[ChainState, Effects]:
-    """Table 2 row Invalid attestation: slash on a worker's own signed result that fails Level 1.
+    """Table 2 row Invalid attestation, §3.5: slash on the worker's own result failing Level 1.
 
     The evidence is the worker's signed SubmitResult event (which the chain refused); anyone can
     re-run Level 1 on it. It must be signed by the job's worker and fail with a Level 1 code,

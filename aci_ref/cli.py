@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -134,6 +136,48 @@ def cmd_simulate(args: argparse.Namespace, console: Console) -> int:
     return 0 if report["conservation_ok"] else 1
 
 
+def cmd_check_params(args: argparse.Namespace, console: Console) -> int:
+    """Run every Z3 check of proofs/ on a parameters file; non-zero when a must-hold one fails."""
+    from proofs.report import must_hold_failed, render_table, results_json, run_checks
+
+    try:
+        params = load_params(args.file)
+    except ParamsError as error:
+        console.print(f"[red]invalid parameters file[/red] {args.file}: {error}")
+        return 2
+    results = run_checks(params)
+    if args.json:
+        print(json.dumps(results_json(results), indent=2, default=str))
+    else:
+        console.print(render_table(results))
+        verdict = "[red]violated[/red]" if must_hold_failed(results) else "[green]all hold[/green]"
+        console.print(f"must-hold statements: {verdict}")
+    return 1 if must_hold_failed(results) else 0
+
+
+def cmd_verify_protocol(args: argparse.Namespace, console: Console) -> int:
+    """`check-params` and then the property suites (ci profile) against the same parameters."""
+    checked = cmd_check_params(argparse.Namespace(file=args.params, json=False), console)
+    if checked == 2:
+        return 2
+    suites = DEFAULT_PARAMS_PATH.parent.parent / "tests" / "properties"
+    if not suites.is_dir():
+        console.print(f"[red]no property suites at {suites}[/red] (run from a source checkout)")
+        return 2
+    console.print(f"property suites: {suites} with ACI_PARAMS={args.params}")
+    env = {**os.environ, "ACI_PARAMS": str(Path(args.params).resolve())}
+    env.setdefault("ACI_HYPOTHESIS_PROFILE", "ci")
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(suites)]
+    if args.workers > 1:
+        command += ["-n", str(args.workers)]
+    suites_rc = subprocess.run(command, env=env, check=False).returncode
+    console.print(
+        f"Z3 checks: {'ok' if checked == 0 else 'VIOLATED'}; "
+        f"property suites: {'ok' if suites_rc == 0 else 'FAILED'}"
+    )
+    return 0 if checked == 0 and suites_rc == 0 else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aci-ref", description="Executable reference of the Hanzo ACI protocol."
@@ -169,6 +213,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(handler=cmd_simulate)
+
+    c = sub.add_parser("check-params", help="Z3 checks of Theorems 1–4, Prop. 5 and the economics")
+    c.add_argument("file", type=Path, metavar="FILE", help="parameters file")
+    c.add_argument("--json", action="store_true", help="print JSON")
+    c.set_defaults(handler=cmd_check_params)
+
+    v = sub.add_parser("verify-protocol", help="check-params plus the property suites")
+    v.add_argument("--params", type=Path, metavar="FILE", default=DEFAULT_PARAMS_PATH)
+    v.add_argument("--workers", type=int, default=2, help="pytest processes (default 2)")
+    v.set_defaults(handler=cmd_verify_protocol)
     return parser
 
 

@@ -81,7 +81,7 @@ class WithdrawLiquidity:
 
 @dataclass(frozen=True, slots=True)
 class RequestQuote:
-    """Algorithm 1 lines 2–3: the client broadcasts J; the HMM quotes (worker, price, ETA).
+    """Algorithm 1 lines 2–3, §2.2: the client broadcasts J; the HMM quotes (worker, price, ETA).
 
     The job's id is not chosen by the client: it is `job_id_of(sender, nonce)`.
     """
@@ -94,7 +94,7 @@ class RequestQuote:
 
 @dataclass(frozen=True, slots=True)
 class AcceptQuote:
-    """Algorithm 1 line 4: the client accepts and escrows, paying at most `max_price`."""
+    """Algorithm 1 line 4, §2.2: the client accepts and escrows, paying at most `max_price`."""
 
     job_id: bytes
     max_price: int
@@ -102,7 +102,7 @@ class AcceptQuote:
 
 @dataclass(frozen=True, slots=True)
 class SubmitResult:
-    """Algorithm 1 line 8: the worker submits its output y and attestation σ."""
+    """Algorithm 1 line 8, §2.2: the worker submits its output y and attestation σ."""
 
     job_id: bytes
     output: bytes
@@ -120,7 +120,7 @@ class SealBlock:
 
 @dataclass(frozen=True, slots=True)
 class CastVote:
-    """Algorithm 1 lines 12 and 15: a committee member's signed verdict on a job it re-executed.
+    """Algorithm 1 lines 12 and 15, §2.2: a committee member's verdict on a job it re-ran.
 
     While the job is verifying, the vote is a verification vote (accept = the output matches);
     once it is disputed, an arbitration vote (accept = the worker was right).

@@ -157,7 +157,15 @@ def show(value: Fraction | int) -> int | str:
 
 
 def decimal(value: Fraction, places: int) -> str:
-    """`value` rounded half-to-even to `places` decimals, as text."""
+    """`value` rounded half-to-even to `places` decimals, as text (in scientific notation,
+    three significant digits, when its magnitude reaches 10^15)."""
+    whole = abs(value.numerator) // value.denominator
+    if whole >= 10**15:
+        if whole.bit_length() > 30_000:
+            return "≈huge"
+        digits = str(whole)
+        sign = "-" if value < 0 else ""
+        return f"{sign}{digits[0]}.{digits[1:3]}e+{len(digits) - 1}"
     scaled = round(value * 10**places)
     sign = "-" if scaled < 0 else ""
     digits = str(abs(scaled)).rjust(places + 1, "0")

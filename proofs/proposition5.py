@@ -283,6 +283,17 @@ def check_inequality5(params: Params) -> CheckResult:
     )
 
 
+def _inside(bounds: Bounds, slash: Fraction) -> Fraction:
+    """A readable S well inside (p·Slash, p·Slash/(1 − p)) for every p of the enclosure: twice
+    the expected slash when that fits, else an integer near the middle."""
+    low_end = bounds.high * slash
+    high_end = bounds.low * slash / (1 - bounds.low) if bounds.low < 1 else 2 * low_end + 1
+    if 2 * low_end < high_end:
+        return 2 * low_end
+    middle = (low_end + high_end) / 2
+    return Fraction(int(middle)) if high_end - low_end > 2 else middle
+
+
 def check_sufficient_condition(params: Params) -> CheckResult:
     """Printed clause of Proposition 5, §6.3: does P·Slash > Savings·(1 − P) imply p·Slash ≥ S?
 
@@ -294,7 +305,7 @@ def check_sufficient_condition(params: Params) -> CheckResult:
     clause = p * slash > s * (1 - p)
     correct = p * slash >= s
     domain = (s > 0) & between(p, bounds.low, bounds.high)
-    found = refute(domain, clause.implies(correct), [s])
+    found = refute(domain, clause.implies(correct), [s], s.eq(_inside(bounds, slash)))
     counterexample = None
     if found.model is not None:
         sav, p_value = found.model["savings"], bounds.low

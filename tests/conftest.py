@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 
@@ -22,3 +23,10 @@ settings.register_profile(
 settings.load_profile(os.environ.get("ACI_HYPOTHESIS_PROFILE", "ci"))
 
 assert os.environ.get("ACI_CONTRACTS", "on") != "off", "tests always run with contracts on"
+
+if parameters_file := os.environ.get("ACI_PARAMS"):
+    # `aci-ref verify-protocol --params FILE`: every default_params() in the suites reads FILE.
+    import aci_ref.params
+
+    aci_ref.params.DEFAULT_PARAMS_PATH = Path(parameters_file).resolve()  # type: ignore[misc]
+    aci_ref.params.default_params.cache_clear()
