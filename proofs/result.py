@@ -121,14 +121,14 @@ def refute(
     `domain` bounds every unknown, including each long constant by its enclosure. A model found
     is re-checked with the `witnesses` (the decision unknowns) pinned and the enclosed constants
     free again: it counts as a counterexample only if the claim fails for every value inside
-    the enclosures. `prefer` names a readable corner (say, the highest price) tried first, so a
-    counterexample sits there when one does.
+    the enclosures. When the claim can fail, `prefer` (a readable corner, say the highest price)
+    is tried next, so the counterexample sits there when one does.
     """
-    found: Outcome = solve(domain & ~claim)
+    found: Outcome = solve(domain & ~claim, report=witnesses)
     if found.unsat:
         return Refutation(True, None, "proved")
     if found.sat and prefer is not None:
-        cornered = solve(domain & ~claim & prefer)
+        cornered = solve(domain & ~claim & prefer, report=witnesses)
         found = cornered if cornered.sat else found
     if not found.sat:
         return Refutation(False, None, f"{UNDECIDED} ({found.reason})")

@@ -9,7 +9,7 @@ timeout, and "unknown" is reported as such, never as a proof.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Final, Literal
@@ -230,8 +230,11 @@ class Outcome:
         return self.status == "unsat"
 
 
-def solve(formula: Formula, *, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> Outcome:
-    """Look for values of the unknowns that make `formula` true."""
+def solve(
+    formula: Formula, *, timeout_ms: int = DEFAULT_TIMEOUT_MS, report: Sequence[Expr] = ()
+) -> Outcome:
+    """Look for values of the unknowns that make `formula` true; each unknown in `report` gets a
+    value in the model even when the formula leaves it free."""
     # A fresh context per query: Z3's heuristics depend on the history of its context, and a
     # verdict must not depend on which checks ran before.
     context = z3.Context()
@@ -245,6 +248,9 @@ def solve(formula: Formula, *, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> Outcome:
         return Outcome("unknown", reason=str(solver.reason_unknown()))
     model = solver.model()
     values = {decl.name(): _rational(model[decl]) for decl in model.decls() if decl.arity() == 0}
+    for unknown in report:
+        term = unknown.term.translate(context)
+        values[str(unknown.term)] = _rational(model.eval(term, model_completion=True))
     return Outcome("sat", dict(sorted(values.items())))
 
 

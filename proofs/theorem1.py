@@ -8,9 +8,9 @@ Claim. The worker is detected in the epoch with probability P(α, m) = 1 − (1 
 (Equation 1), and P is non-decreasing in α, δ, N (and, over T epochs, in T: Theorem 2).
 
 What Z3 proves (for every value, not only the parameters'). Write q = 1 − α ∈ [0, 1] and x for
-q^n, defined by q^0 = 1 and q^(n+1) = q · q^n. Each lemma below is the step (and, where needed,
-the base) of an induction on n, checked valid by Z3 over the reals; the induction itself is the
-ordinary one on the naturals:
+q^n, defined by q^0 = 1 and q^(n+1) = q · q^n. Lemmas 1–3 are the steps of inductions on n (the
+bases are q^0 = 1), checked valid by Z3 over the reals, the induction itself being the ordinary one
+on the naturals; lemmas 4 and 5 are closed facts:
   1. 0 ≤ q^n ≤ 1, so 0 ≤ P ≤ 1;
   2. q^(n+1) ≤ q^n, so P is non-decreasing in the count m (strictly when 0 < α < 1);
   3. q1 ≤ q2 ⇒ q1^n ≤ q2^n, so P is non-decreasing in α;

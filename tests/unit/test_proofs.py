@@ -6,11 +6,12 @@ from __future__ import annotations
 import dataclasses
 import json
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 from rich.table import Table
 
-from aci_ref.params import default_params
+from aci_ref.params import Params, params_from_text
 from proofs import proposition5, theorem1, theorem3
 from proofs.checks import CHECKS
 from proofs.model import (
@@ -25,17 +26,26 @@ from proofs.report import must_hold_failed, render_table, results_json, run_chec
 from proofs.result import CheckResult, Lemma, lemma_failed, prove_lemmas, refute
 from proofs.smt import between, const, decide, real
 
+# The shipped file itself, even when `aci-ref verify-protocol --params FILE` redirects
+# shipped(): these tests pin the verdicts and numbers of the paper's parameters.
+SHIPPED_PATH = Path(__file__).resolve().parents[2] / "spec" / "parameters.toml"
+
+
+def shipped() -> Params:
+    return params_from_text(SHIPPED_PATH.read_text(encoding="utf-8"))
+
+
 PAPER_CLAIMS_VIOLATED = {"T3.stake_multiple", "P5.inequality5", "P5.sufficient_condition"}
 
 
 def test_every_check_runs_once_with_a_unique_name() -> None:
-    results = run_checks(default_params())
+    results = run_checks(shipped())
     assert len(results) == len(CHECKS)
     assert len({r.name for r in results}) == len(results)
 
 
 def test_verdicts_on_the_shipped_parameters() -> None:
-    results = {r.name: r for r in run_checks(default_params())}
+    results = {r.name: r for r in run_checks(shipped())}
     for name, result in results.items():
         if result.must_hold:
             assert result.holds, f"{name}: {result.detail}"
@@ -47,7 +57,7 @@ def test_verdicts_on_the_shipped_parameters() -> None:
 
 
 def test_results_json_has_exactly_the_agreed_shape() -> None:
-    payload = results_json(run_checks(default_params()))
+    payload = results_json(run_checks(shipped()))
     assert set(payload) == {"checks", "ok"}
     assert payload["ok"] is True
     for entry in payload["checks"]:
@@ -57,7 +67,7 @@ def test_results_json_has_exactly_the_agreed_shape() -> None:
 
 
 def test_render_table_has_a_row_per_check() -> None:
-    results = run_checks(default_params())
+    results = run_checks(shipped())
     table = render_table(results)
     assert isinstance(table, Table)
     assert table.row_count == len(results)
@@ -107,7 +117,7 @@ def test_what_the_headline_rates_need() -> None:
 
 
 def test_where_four_point_two_comes_from() -> None:
-    params = default_params()
+    params = shipped()
     paper = Fraction(42, 10)
     ten = theorem1.detection_probability(Fraction(3, 1000), 1000)
     assert decimal(theorem3.implied_savings_ratio(paper, ten, Fraction(1)), 2) == "3.99"
@@ -160,7 +170,7 @@ def test_lazy_advantage_closed_form() -> None:
 
 
 def test_printed_horizon() -> None:
-    params = default_params()
+    params = shipped()
     assert proposition5.printed_horizon(params, Fraction(1, 100), Fraction(1, 100)) == 1
     assert proposition5.printed_horizon(params, Fraction(0), Fraction(1, 100)) is None
     weak = dataclasses.replace(params, worker_min_stake=1, sampling_rate=Fraction(1, 10**6))
@@ -228,7 +238,7 @@ def test_a_check_whose_lemma_fails_reports_it(monkeypatch: pytest.MonkeyPatch) -
     failure = prove_lemmas([Lemma("bad", "x > 0", x > 0)])
     assert failure is not None
     monkeypatch.setattr(theorem1, "lemma_outcome", lambda: failure)
-    result = theorem1.check_theorem1(default_params())
+    result = theorem1.check_theorem1(shipped())
     assert not result.holds and result.counterexample is not None and "bad" in result.detail
 
 
