@@ -1,0 +1,83 @@
+"""The `aci-ref` commands, called in-process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from aci_ref.cli import main
+from aci_ref.params import DEFAULT_PARAMS_PATH
+
+TEXT = DEFAULT_PARAMS_PATH.read_text(encoding="utf-8")
+
+
+def write_with(tmp_path: Path, key: str, value: str) -> Path:
+    lines = [
+        f"{key} = {value}" if line.split("=")[0].strip() == key else line
+        for line in TEXT.splitlines()
+    ]
+    path = tmp_path / "params.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def test_params_table_names_every_source(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["params"]) == 0
+    out = capsys.readouterr().out
+    assert "sampling_rate" in out and "Table 1" in out
+
+
+def test_params_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["params", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["params"]["sampling_rate"] == {
+        "value": "3/1000",
+        "source": "Table 1, Algorithm 2 line 7 (α): chance a job is re-executed",
+    }
+
+
+def test_params_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["params", "--check", str(DEFAULT_PARAMS_PATH)]) == 0
+    bad = write_with(tmp_path, "fee_burn_bps", "999")
+    assert main(["params", "--check", str(bad)]) == 2
+    assert "fee_worker_bps" in capsys.readouterr().out
+
+
+def test_check_params_passes_and_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-params", str(DEFAULT_PARAMS_PATH), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["ok"] is True
+    assert {"name", "holds", "counterexample"} == set(payload["checks"][0])
+    broken = write_with(tmp_path, "slash_wrong_output_bps", "0")
+    assert main(["check-params", str(broken), "--json"]) == 1
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["ok"] is False
+    failed = [c for c in payload["checks"] if not c["holds"]]
+    assert any(c["counterexample"] for c in failed)
+
+
+def test_simulate_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--jobs", "60", "--json", "--quiet", "--seed", "3"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    for key in [
+        "jobs_submitted", "jobs_settled", "jobs_disputed", "jobs_timed_out", "jobs_refunded",
+        "sampled", "detected", "slashed", "false_positives", "fees", "supply",
+        "conservation_ok", "verification_overhead",
+    ]:  # fmt: skip
+        assert key in report
+    assert report["jobs_submitted"] == 60
+    assert report["conservation_ok"] is True
+    assert set(report["detected"]) >= {"level1", "level2", "level3"}
+    assert set(report["fees"]) == {"worker", "validators", "verifiers", "lps", "burned"}
+
+
+def test_simulate_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--jobs", "30", "--quiet"]) == 0
+    assert "conservation" in capsys.readouterr().out
+
+
+def test_simulate_refuses_a_bad_params_file(tmp_path: Path) -> None:
+    bad = write_with(tmp_path, "sampling_rate", "2")
+    assert main(["simulate", "--jobs", "5", "--quiet", "--params", str(bad)]) == 2
