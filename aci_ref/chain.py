@@ -353,7 +353,15 @@ def _slash(
     reporter: str | None,
     level: int,
     job_id: bytes = b"",
-) -> tuple[ChainState, Slashed]:
+) -> tuple[ChainState, Effects]:
+    """Apply one Table 2 slash; an offender that holds no stake any more loses nothing.
+
+    A block or a vote must never be refused because its offender was already slashed to zero
+    (that would stall the chain), so such an offence is recorded by no one and takes nothing.
+    """
+    position = state.ledger.stakes.get(ledger.stake_key(offender, role))
+    if position is None or position.held == 0:
+        return state, ()
     evidence = Evidence(violation, offender, role, evidence_id, reporter, job_id.hex())
     new_ledger, record = slashing.slash(state.ledger, state.params, evidence)
     state = replace(state, ledger=new_ledger)
@@ -368,7 +376,7 @@ def _slash(
         market = hmm.set_quality(state.market, info.resource_class, offender, 0)
         workers = state.workers.set(offender, replace(info, banned=True))
         state = replace(state, workers=workers, market=market)
-    return state, Slashed(record, violation, level, job_id)
+    return state, (Slashed(record, violation, level, job_id),)
 
 
 def _set_quality(state: ChainState, worker: str, result_bps: int) -> tuple[ChainState, Effect]:
@@ -440,7 +448,17 @@ def _unbond(state: ChainState, event: SignedEvent) -> tuple[ChainState, Effects]
         if info is None:
             raise RejectedError(Rejection.UNKNOWN_WORKER, event.sender)
         market = hmm.remove_worker(state.market, info.resource_class, event.sender)
-        state = replace(state, market=market, workers=state.workers.delete(event.sender))
+        platform = info.platform_key.hex()
+        others = tuple(w for w in state.platforms.get(platform, ()) if w != event.sender)
+        platforms = (
+            state.platforms.set(platform, others) if others else state.platforms.delete(platform)
+        )
+        state = replace(
+            state,
+            market=market,
+            workers=state.workers.delete(event.sender),
+            platforms=platforms,
+        )
     new = staking.unbond(
         state.ledger, state.params, event.sender, body.role, body.amount, state.now_ms
     )
@@ -470,7 +488,8 @@ def _register_worker(state: ChainState, event: SignedEvent) -> tuple[ChainState,
         raise RejectedError(Rejection.WORKER_EXISTS, worker)
     platform = verify_registration(body.registration, state.anchors)
     params = state.params
-    stake = staking.required_stake(params, Role.WORKER, body.capacity)
+    required = staking.required_stake(params, Role.WORKER, body.capacity)
+    stake = body.stake or required
     new_ledger = staking.bond(state.ledger, params, worker, Role.WORKER, stake, body.capacity)
     market = hmm.add_worker(
         state.market,
@@ -501,7 +520,7 @@ def _register_worker(state: ChainState, event: SignedEvent) -> tuple[ChainState,
         banned = replace(state.workers[identity], banned=True)
         state = replace(state, workers=state.workers.set(identity, banned))
         state, quality = _set_quality(state, identity, 0)
-        effects += [slashed, quality]
+        effects += [*slashed, quality]
     return state, tuple(effects)
 
 
@@ -721,7 +740,7 @@ def _time_out(state: ChainState, job: Job) -> tuple[ChainState, Effects]:
         state, Violation.TIMEOUT, job.worker, Role.WORKER, evidence_id, None, 0, job.job_id
     )
     state, quality = _set_quality(state, job.worker, 0)
-    return state, (refunded, slashed, quality)
+    return state, (refunded, *slashed, quality)
 
 
 def _close_epoch(state: ChainState) -> tuple[ChainState, Effects]:
@@ -736,7 +755,7 @@ def _close_epoch(state: ChainState) -> tuple[ChainState, Effects]:
         state, slashed = _slash(
             state, Violation.LOW_QUALITY, worker, Role.WORKER, evidence_id, None, 3
         )
-        effects.append(slashed)
+        effects += slashed
     return replace(state, epoch=epoch + 1), tuple(effects)
 
 
@@ -774,7 +793,7 @@ def _cast_vote(state: ChainState, event: SignedEvent) -> tuple[ChainState, Effec
         return _put(state, job), ()
     if verdict.outcome is Outcome.UNDECIDED and not everyone:
         return _put(state, job), ()
-    return _arbitrate(state, job, verdict.outcome is not Outcome.REJECTED)
+    return _arbitrate(state, job, verdict.outcome)
 
 
 def _open_dispute(state: ChainState, job: Job) -> tuple[ChainState, Effects]:
@@ -790,25 +809,35 @@ def _open_dispute(state: ChainState, job: Job) -> tuple[ChainState, Effects]:
     )
     disputed = advance(job, JobStatus.DISPUTED, accusers=accusers, arbiters=arbiters, votes=())
     if not arbiters:
-        # Nobody is left to arbitrate: an unproven accusation cannot slash the worker.
-        return _arbitrate(state, disputed, True)
+        # Nobody is left to arbitrate: the dispute stays unresolved (refund, no slash).
+        return _arbitrate(state, disputed, Outcome.UNDECIDED)
     return _put(state, disputed), (DisputeOpened(job.job_id, accusers, arbiters),)
 
 
-def _arbitrate(state: ChainState, job: Job, worker_correct: bool) -> tuple[ChainState, Effects]:
-    """Algorithm 1 line 15 (errata E11): apply the arbitration's decision to both sides."""
+def _arbitrate(state: ChainState, job: Job, outcome: Outcome) -> tuple[ChainState, Effects]:
+    """Algorithm 1 line 15 (errata E11): apply the arbitration's decision to both sides.
+
+    ACCEPTED (the worker was right): the job settles and each accuser is slashed for a false
+    accusation. REJECTED (the output was wrong): the client is refunded and the worker slashed
+    for a wrong output, the first accuser taking the reporter's share. UNDECIDED (the arbiters
+    split, or none could be drawn): nothing was proven either way, so the client is refunded and
+    no one is slashed.
+    """
     arbitrated = advance(job, JobStatus.ARBITRATED)
     effects: list[Effect] = []
-    if worker_correct:
+    if outcome is Outcome.ACCEPTED:
         for accuser in job.accusers:
             evidence_id = _evidence_id("false_accusation", job_id=job.job_id, verifier=accuser)
             state, slashed = _slash(
                 state, Violation.FALSE_ACCUSATION, accuser, Role.VERIFIER, evidence_id, None, 2,
                 job.job_id,
             )  # fmt: skip
-            effects.append(slashed)
+            effects += slashed
         state, settled = _settle(state, arbitrated, JobStatus.SETTLED)
         return state, (*effects, *settled)
+    if outcome is Outcome.UNDECIDED:
+        state, refunded = _refund(state, arbitrated, JobStatus.REFUNDED, "unresolved")
+        return state, (refunded,)
     state, refunded = _refund(state, arbitrated, JobStatus.REFUNDED, "arbitrated")
     reporter = job.accusers[0] if job.accusers else None
     evidence_id = _evidence_id("wrong_output", job_id=job.job_id, h_output=job.h_output)
@@ -816,7 +845,7 @@ def _arbitrate(state: ChainState, job: Job, worker_correct: bool) -> tuple[Chain
         state, Violation.WRONG_OUTPUT, job.worker, Role.WORKER, evidence_id, reporter, 2, job.job_id
     )
     state, quality = _set_quality(state, job.worker, 0)
-    return state, (refunded, slashed, quality)
+    return state, (refunded, *slashed, quality)
 
 
 def _report_invalid_attestation(
@@ -839,6 +868,8 @@ def _report_invalid_attestation(
         raise RejectedError(Rejection.EVIDENCE_MISMATCH, "not submitted by the job's worker")
     if not submission.verifies(state.keys[job.worker]):
         raise RejectedError(Rejection.BAD_SIGNATURE, "evidence is not the worker's")
+    if attestation_digest(result.attestation).hex() in state.attestations:
+        raise RejectedError(Rejection.EVIDENCE_MISMATCH, "the chain accepted this attestation")
     try:
         _check_level1(state, job, result)
     except RejectedError as failed:
@@ -846,7 +877,9 @@ def _report_invalid_attestation(
             raise RejectedError(Rejection.EVIDENCE_MISMATCH, failed.rejection.value) from failed
     else:
         raise RejectedError(Rejection.EVIDENCE_MISMATCH, "the attestation passes Level 1")
-    state, slashed = _slash(
+    if submission.digest().hex() in state.ledger.evidence_used:
+        raise RejectedError(Rejection.DUPLICATE_EVIDENCE, submission.digest().hex()[:16])
+    return _slash(
         state,
         Violation.INVALID_ATTESTATION,
         job.worker,
@@ -856,7 +889,6 @@ def _report_invalid_attestation(
         1,
         job.job_id,
     )
-    return state, (slashed,)
 
 
 _HANDLERS: Final[Mapping[type, Callable[[ChainState, SignedEvent], tuple[ChainState, Effects]]]] = {

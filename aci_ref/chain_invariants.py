@@ -31,7 +31,7 @@ HOLDING: Final = frozenset(
         JobStatus.ARBITRATED,
     }
 )
-"""ref: chain invariants — the job states that hold the client's escrow and the worker's capacity."""
+"""ref: chain invariants — the job states holding the client's escrow and the worker's capacity."""
 
 RESULT_STATES: Final = frozenset(
     {
@@ -115,9 +115,7 @@ def check_attestations(state: ChainState) -> None:
         if len(digest) != 32:
             raise _fail("attestations", f"{job.status} job {_name(job)} has no attestation")
         if state.attestations.get(digest.hex()) != key:
-            raise _fail(
-                "attestations", f"job {_name(job)}'s attestation is not recorded for it"
-            )
+            raise _fail("attestations", f"job {_name(job)}'s attestation is not recorded for it")
         if sha256(job.output) != job.h_output:
             raise _fail("attestations", f"job {_name(job)}'s output does not hash to h_output")
     for digest_hex, key in state.attestations.items():

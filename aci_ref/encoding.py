@@ -17,6 +17,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from enum import Enum
 from fractions import Fraction
+from functools import cache, lru_cache
 from typing import Any
 
 import cbor2
@@ -55,13 +56,13 @@ def _encode(value: Any, out: list[bytes]) -> None:
     elif isinstance(value, Fraction):
         _encode([value.numerator, value.denominator], out)
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-        _encode({f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, out)
+        _encode({name: getattr(value, name) for name in _field_names(type(value))}, out)
     elif isinstance(value, Mapping):
         entries = []
         for key, item in value.items():
             if not isinstance(key, str):
                 raise RejectedError(Rejection.ENCODING_UNSUPPORTED_TYPE, f"map key {key!r}")
-            entries.append((canonical_bytes(key), canonical_bytes(item)))
+            entries.append((_key_bytes(key), canonical_bytes(item)))
         entries.sort(key=lambda entry: entry[0])
         out.append(_head(5, len(entries)))
         for key_bytes, item_bytes in entries:
@@ -73,6 +74,17 @@ def _encode(value: Any, out: list[bytes]) -> None:
             _encode(item, out)
     else:
         raise RejectedError(Rejection.ENCODING_UNSUPPORTED_TYPE, type(value).__name__)
+
+
+@cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+@lru_cache(maxsize=4096)
+def _key_bytes(key: str) -> bytes:
+    # Map keys are few and repeat in every message: encode each once.
+    return canonical_bytes(key)
 
 
 def canonical_bytes(value: Any) -> bytes:

@@ -61,6 +61,7 @@ class RegisterWorker:
     capacity: int
     throughput: int
     registration: Registration
+    stake: int = 0  # base units to bond; 0 bonds exactly the requirement of Definition 1
 
 
 @dataclass(frozen=True, slots=True)

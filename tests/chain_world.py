@@ -21,17 +21,14 @@ from aci_ref.chain import (
     Account,
     Assigned,
     ChainState,
-    DisputeOpened,
     Effect,
     Effects,
     Genesis,
     ModelInfo,
-    Quoted,
-    Sampled,
     apply,
     genesis,
 )
-from aci_ref.crypto import KeyPair, sha256
+from aci_ref.crypto import KeyPair, draw_below, sha256
 from aci_ref.economics.ledger import Role, stake_key
 from aci_ref.encoding import canonical_bytes
 from aci_ref.errors import RejectedError, Rejection
@@ -92,15 +89,18 @@ def mlp() -> Workload:
 
 @dataclass(frozen=True, slots=True)
 class WorkerSpec:
-    """One worker of a world: its name, how it behaves, its capacity and its platform label.
+    """One worker of a world: its name, how it behaves, its capacity, platform and throughput.
 
-    Two workers with the same `platform` present one TEE platform key (a Sybil pair).
+    Two workers with the same `platform` present one TEE platform key (a Sybil pair). The HMM
+    quotes the worker with the smallest ETA first, so a higher throughput attracts jobs.
     """
 
     name: str
     behaviour: str = "honest"
     capacity: int = WORKER_CAPACITY
     platform: str = ""
+    throughput: int = WORKER_THROUGHPUT
+    stake_multiple: int = 1  # registers with this multiple of its required stake (at most 3)
 
 
 def workers_of(*behaviours: str, capacity: int = WORKER_CAPACITY) -> tuple[WorkerSpec, ...]:
@@ -253,6 +253,7 @@ class World:
     def attestation(
         self,
         job_id: bytes,
+        /,
         *,
         behaviour: str = "honest",
         enclave: Enclave | None = None,
@@ -294,6 +295,7 @@ class World:
     def result_event(
         self,
         job_id: bytes,
+        /,
         *,
         behaviour: str = "honest",
         sender: str | None = None,
@@ -334,7 +336,8 @@ class World:
         return job.arbiters if job.status is JobStatus.DISPUTED else job.committee
 
     def decide(self, job_id: bytes, liars: Mapping[str, bool] | None = None) -> Effects:
-        """Committee, then arbiters, vote (honestly, or as `liars` says) until the job is decided."""
+        """Committee, then arbiters, vote until decided: honestly, or as `liars` dictates
+        (verifier → the verdict it casts whatever the truth)."""
         collected: list[Effect] = []
         while self.job(job_id).status in (JobStatus.VERIFYING, JobStatus.DISPUTED):
             job = self.job(job_id)
@@ -353,12 +356,6 @@ class World:
         self.seal(beacon=beacon)
         self.decide(job_id)
         return job_id
-
-    def sampled_effects(self, effects: Sequence[Effect]) -> tuple[Sampled | DisputeOpened, ...]:
-        return tuple(e for e in effects if isinstance(e, Sampled | DisputeOpened))
-
-    def quoted(self, effects: Sequence[Effect]) -> Quoted:
-        return next(e for e in effects if isinstance(e, Quoted))
 
 
 def build_world(
@@ -403,9 +400,11 @@ def build_world(
     funds |= {lp: params.tokens(10 * params.lp_min_stake) for lp in lp_names}
     for w in workers:
         needed = max(params.worker_min_stake, w.capacity * params.worker_stake_per_capacity_unit)
-        funds[w.name] = params.tokens(2 * needed)
+        funds[w.name] = params.tokens(3 * needed)
     workload = mlp()
-    model = ModelInfo(MODEL_ID, workload.h_model, workload.kind, RESOURCE_CLASS, 1, workload.profile())
+    model = ModelInfo(
+        MODEL_ID, workload.h_model, workload.kind, RESOURCE_CLASS, 1, workload.profile()
+    )
     config = Genesis(
         params,
         tuple(Account(name, keys[name].public, funds[name]) for name in (SEQUENCER, *names)),
@@ -435,15 +434,37 @@ def build_world(
         for lp in lp_names:
             world.act(lp, DepositLiquidity(RESOURCE_CLASS, params.tokens(5 * params.lp_min_stake)))
         for w in workers:
-            world.act(w.name, register_body(world, w.name, w.capacity))
+            stake = w.stake_multiple * params.tokens(
+                max(params.worker_min_stake, w.capacity * params.worker_stake_per_capacity_unit)
+            )
+            world.act(w.name, register_body(world, w.name, w.capacity, w.throughput, stake))
         world.seal()
     return world
 
 
-def register_body(world: World, worker: str, capacity: int = WORKER_CAPACITY) -> RegisterWorker:
-    """The RegisterWorker event body of `worker` with its own enclave."""
+def register_body(
+    world: World,
+    worker: str,
+    capacity: int = WORKER_CAPACITY,
+    throughput: int = WORKER_THROUGHPUT,
+    stake: int = 0,
+) -> RegisterWorker:
+    """The RegisterWorker event body of `worker` with its own enclave (stake 0: the minimum)."""
     registration = register_worker(world.enclaves[worker], worker)
-    return RegisterWorker(RESOURCE_CLASS, capacity, WORKER_THROUGHPUT, registration)
+    return RegisterWorker(RESOURCE_CLASS, capacity, throughput, registration, stake)
+
+
+def sampling_errors(before: ChainState, after: ChainState, beacon: bytes) -> list[str]:
+    """Algorithm 2 lines 6–7 as a property of one block: every job attested before it (pending in
+    `before`) is sampled in `after` exactly when u = H(beacon ‖ job id) / 2^256 < α, and none is
+    left attested. Returns a line per job that breaks it (empty when the block was right)."""
+    errors = []
+    for key in before.pending:
+        job = after.jobs[key]
+        drawn = draw_below(beacon, job.job_id, before.params.sampling_rate)
+        if job.sampled != drawn or job.status is JobStatus.ATTESTED:
+            errors.append(f"{key[:16]}: drawn={drawn}, sampled={job.sampled}, {job.status}")
+    return errors
 
 
 def beacon_where(world: World, job_id: bytes, sampled: bool) -> bytes:
@@ -462,12 +483,15 @@ __all__ = [
     "RESOURCE_CLASS",
     "SEQUENCER",
     "SLA_MS",
+    "WORKER_CAPACITY",
+    "WORKER_THROUGHPUT",
     "WorkerSpec",
     "World",
     "beacon_where",
     "build_world",
     "mlp",
     "register_body",
+    "sampling_errors",
     "workers_of",
     "world_params",
 ]

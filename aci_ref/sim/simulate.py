@@ -294,6 +294,7 @@ class Simulation:
                 self.config.worker_capacity,
                 self.config.worker_throughput,
                 registration,
+                stake=self.state.ledger.balances[worker.actor.name],
             )
             self.submit(worker.actor.sign(body))
 
