@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,7 +49,7 @@ from aci_ref.economics import (
 from aci_ref.economics.fees import FEE_SHARE_FIELDS
 from aci_ref.encoding import canonical_bytes
 from aci_ref.errors import ParamsError, RejectedError, Rejection
-from aci_ref.params import BPS, Params, default_params
+from aci_ref.params import BPS, Params, default_params, params_from_text
 
 
 def small_params() -> Params:
@@ -407,12 +408,17 @@ def test_unbonding_stake_stays_slashable_until_withdrawn(stake: int, out: int, n
     ledger = unbond(ledger, PARAMS, "w", Role.WORKER, out, now)
     evidence = Evidence(Violation.WRONG_OUTPUT, "w", Role.WORKER, sha256(b"wrong"))
     after, record = slash(ledger, PARAMS, evidence)
-    assert record.amount == stake  # 100 % of bonded and unbonding alike
-    assert after.stakes[stake_key("w", Role.WORKER)].held == 0
-    assert not is_active(after, PARAMS, "w", Role.WORKER)
-    refused(Rejection.NOTHING_TO_WITHDRAW, withdraw, after, "w", Role.WORKER, now + 10**6)
+    # the rate applies to bonded and unbonding stake alike
+    assert record.amount == stake * PARAMS.slash_wrong_output_bps // BPS
+    assert after.stakes[stake_key("w", Role.WORKER)].held == stake - record.amount
+    if PARAMS.slash_wrong_output_bps == BPS:
+        assert not is_active(after, PARAMS, "w", Role.WORKER)
+        refused(Rejection.NOTHING_TO_WITHDRAW, withdraw, after, "w", Role.WORKER, now + 10**6)
 
 
 def test_fee_split_type_is_what_the_lifecycle_reads() -> None:
-    split = fee_split(default_params(), default_params().tokens(1_000))
+    # the shipped file itself, not default_params(): verify-protocol may point that elsewhere
+    shipped = Path(__file__).resolve().parents[2] / "spec" / "parameters.toml"
+    paper = params_from_text(shipped.read_text(encoding="utf-8"))
+    split = fee_split(paper, paper.tokens(1_000))
     assert split == FeeSplit(800_000_000, 80_000_000, 50_000_000, 40_000_000, 30_000_000)
