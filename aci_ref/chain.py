@@ -58,6 +58,7 @@ from aci_ref.poai.verification import (
     selected_for_reexecution,
 )
 from aci_ref.poai.votes import Outcome, aggregate_votes, committee
+from aci_ref.wellformed import check_well_formed
 
 EVIDENCE_DOMAIN: Final = "aci-ref/chain/evidence"
 BEACON_BYTES: Final = 32
@@ -107,6 +108,8 @@ class WorkerInfo:
     platform_key: bytes
     enclave_key: bytes
     banned: bool = False
+    departed: bool = False
+    quality_bps: int = INITIAL_QUALITY_BPS  # kept while departed, so leaving resets nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +118,8 @@ class ChainState:
 
     `nonces` holds each sender's last accepted nonce; `attestations` every accepted attestation
     digest (hex) with its job; `pending` the jobs attested since the last block; `open_quotes` the
-    quotes of the current block; `executing` each running job's deadline.
+    quotes of the current block; `executing` each running job's deadline; `voting` the deadline of
+    each job waiting for committee or arbitration votes.
     """
 
     params: Params
@@ -136,6 +140,7 @@ class ChainState:
     pending: tuple[str, ...]
     open_quotes: tuple[str, ...]
     executing: immutables.Map[str, int]
+    voting: immutables.Map[str, int]
 
 
 # ---- effects -----------------------------------------------------------------------------------
@@ -284,6 +289,7 @@ def genesis(config: Genesis) -> ChainState:
         pending=(),
         open_quotes=(),
         executing=immutables.Map(),
+        voting=immutables.Map(),
     )
 
 
@@ -293,10 +299,14 @@ def genesis(config: Genesis) -> ChainState:
 def apply(state: ChainState, event: SignedEvent) -> tuple[ChainState, Effects]:
     """ref: chain transition — admit a signed event and apply it, or refuse it with a Rejection.
 
-    Admission, in order: the sender is known (`unknown_sender`); the nonce is the sender's next
+    Admission, in order: every field has its declared type (`bad_input`); the sender is known
+    (`unknown_sender`); the nonce is the sender's next
     (`replayed_event` if already used, `nonce_gap` if it skips ahead); the signature verifies
     (`bad_signature`). Then the event's handler runs; its refusals propagate unchanged.
     """
+    if type(event) is not SignedEvent:
+        raise RejectedError(Rejection.BAD_INPUT, "not a signed event")
+    check_well_formed(event)
     public = state.keys.get(event.sender)
     if public is None:
         raise RejectedError(Rejection.UNKNOWN_SENDER, event.sender)
@@ -322,6 +332,10 @@ def _job(state: ChainState, job_id: bytes) -> Job:
     if job is None:
         raise RejectedError(Rejection.UNKNOWN_JOB, job_id.hex()[:16])
     return job
+
+
+def _without(deadlines: immutables.Map[str, int], key: str) -> immutables.Map[str, int]:
+    return deadlines.delete(key) if key in deadlines else deadlines
 
 
 def _put(state: ChainState, job: Job) -> ChainState:
@@ -400,7 +414,10 @@ def _settle(state: ChainState, job: Job, to: JobStatus) -> tuple[ChainState, Eff
         hmm.lp_weights(state.market, job.resource_class),
     )
     market = hmm.release(state.market, state.params, job.resource_class, job.worker, job.units)
-    state = _put(replace(state, ledger=new_ledger, market=market), advance(job, to))
+    voting = (
+        state.voting.delete(job.job_id.hex()) if job.job_id.hex() in state.voting else state.voting
+    )
+    state = _put(replace(state, ledger=new_ledger, market=market, voting=voting), advance(job, to))
     state, quality = _set_quality(state, job.worker, BPS)
     return state, (Settled(job.job_id, job.worker, split, job.sampled), quality)
 
@@ -439,30 +456,39 @@ def _bond(state: ChainState, event: SignedEvent) -> tuple[ChainState, Effects]:
 
 
 def _unbond(state: ChainState, event: SignedEvent) -> tuple[ChainState, Effects]:
+    """ref: unbonding — stake starts leaving a role; a worker unbonding all of it leaves its pool.
+
+    A departing worker's record (quality, ban) is kept, so leaving and joining again resets
+    nothing; its platform is freed, so it may rejoin on the same machine without being a Sybil.
+    """
     body = event.body
     assert isinstance(body, Unbond)
     if body.role is Role.LP:
         raise RejectedError(Rejection.ROLE_NOT_STAKEABLE, "LP stake leaves by WithdrawLiquidity")
-    if body.role is Role.WORKER:
-        info = state.workers.get(event.sender)
-        if info is None:
-            raise RejectedError(Rejection.UNKNOWN_WORKER, event.sender)
-        market = hmm.remove_worker(state.market, info.resource_class, event.sender)
-        platform = info.platform_key.hex()
-        others = tuple(w for w in state.platforms.get(platform, ()) if w != event.sender)
-        platforms = (
-            state.platforms.set(platform, others) if others else state.platforms.delete(platform)
-        )
-        state = replace(
-            state,
-            market=market,
-            workers=state.workers.delete(event.sender),
-            platforms=platforms,
-        )
     new = staking.unbond(
         state.ledger, state.params, event.sender, body.role, body.amount, state.now_ms
     )
-    return replace(state, ledger=new), ()
+    info = state.workers.get(event.sender)
+    if body.role is not Role.WORKER or info is None or info.departed:
+        return replace(state, ledger=new), ()
+    if new.stakes[ledger.stake_key(event.sender, Role.WORKER)].backing > 0:
+        return replace(state, ledger=new), ()
+    pool = state.market.pools[info.resource_class]
+    quality = pool.workers[event.sender].quality_bps
+    market = hmm.remove_worker(state.market, info.resource_class, event.sender)
+    platform = info.platform_key.hex()
+    others = tuple(w for w in state.platforms.get(platform, ()) if w != event.sender)
+    platforms = (
+        state.platforms.set(platform, others) if others else state.platforms.delete(platform)
+    )
+    departed = replace(info, departed=True, quality_bps=quality)
+    return replace(
+        state,
+        ledger=new,
+        market=market,
+        workers=state.workers.set(event.sender, departed),
+        platforms=platforms,
+    ), ()
 
 
 def _withdraw(state: ChainState, event: SignedEvent) -> tuple[ChainState, Effects]:
@@ -484,8 +510,11 @@ def _register_worker(state: ChainState, event: SignedEvent) -> tuple[ChainState,
     worker = event.sender
     if body.registration.worker != worker:
         raise RejectedError(Rejection.BAD_INPUT, "registration names another worker")
-    if worker in state.workers:
+    previous = state.workers.get(worker)
+    if previous is not None and not previous.departed:
         raise RejectedError(Rejection.WORKER_EXISTS, worker)
+    if previous is not None and previous.banned:
+        raise RejectedError(Rejection.WORKER_BANNED, worker)
     platform = verify_registration(body.registration, state.anchors)
     params = state.params
     required = staking.required_stake(params, Role.WORKER, body.capacity)
@@ -498,7 +527,7 @@ def _register_worker(state: ChainState, event: SignedEvent) -> tuple[ChainState,
         worker,
         body.capacity,
         body.throughput,
-        INITIAL_QUALITY_BPS,
+        INITIAL_QUALITY_BPS if previous is None else previous.quality_bps,
     )
     info = WorkerInfo(body.resource_class, platform, body.registration.enclave_cert.subject)
     sharing = (*state.platforms.get(platform.hex(), ()), worker)
@@ -514,9 +543,11 @@ def _register_worker(state: ChainState, event: SignedEvent) -> tuple[ChainState,
     effects: list[Effect] = []
     for identity in sorted(sharing):
         evidence_id = _evidence_id("sybil", platform=platform, worker=identity)
-        if evidence_id.hex() in state.ledger.evidence_used:
-            continue
-        state, slashed = _slash(state, Violation.SYBIL, identity, Role.WORKER, evidence_id, None, 1)
+        slashed: Effects = ()
+        if evidence_id.hex() not in state.ledger.evidence_used:
+            state, slashed = _slash(
+                state, Violation.SYBIL, identity, Role.WORKER, evidence_id, None, 1
+            )
         banned = replace(state.workers[identity], banned=True)
         state = replace(state, workers=state.workers.set(identity, banned))
         state, quality = _set_quality(state, identity, 0)
@@ -558,6 +589,9 @@ def _request_quote(state: ChainState, event: SignedEvent) -> tuple[ChainState, E
         raise RejectedError(Rejection.UNKNOWN_MODEL, body.model_id)
     if body.sla_ms <= 0 or body.budget <= 0:
         raise RejectedError(Rejection.NON_POSITIVE_AMOUNT, "SLA and budget must be positive")
+    if body.sla_ms > state.params.epoch_duration_ms * state.params.detection_horizon_epochs:
+        # A deadline beyond the detection horizon could outlive the worker's slashable stake.
+        raise RejectedError(Rejection.BAD_INPUT, f"SLA {body.sla_ms} ms beyond the horizon")
     if event.sender not in state.ledger.balances:
         raise RejectedError(Rejection.UNKNOWN_ACCOUNT, event.sender)
     job_id = job_id_of(event.sender, event.nonce)
@@ -613,6 +647,7 @@ def _accept_quote(state: ChainState, event: SignedEvent) -> tuple[ChainState, Ef
         eta_ms=fill.eta_ms,
         escrowed_at_ms=state.now_ms,
         deadline_ms=deadline,
+        enclave_key=state.workers[fill.worker].enclave_key,
     )
     state = replace(
         _put(state, running),
@@ -660,9 +695,8 @@ def _submit_result(state: ChainState, event: SignedEvent) -> tuple[ChainState, E
 
 def _check_level1(state: ChainState, job: Job, body: SubmitResult) -> None:
     """Algorithm 2 Level 1 against what the chain knows of this job and its worker."""
-    info = state.workers[job.worker]
-    if body.attestation.enclave_cert.subject != info.enclave_key:
-        raise RejectedError(Rejection.ATTESTATION_BAD_CERT_CHAIN, "not the worker's enclave")
+    if body.attestation.enclave_cert.subject != job.enclave_key:
+        raise RejectedError(Rejection.ATTESTATION_BAD_CERT_CHAIN, "not the assigned enclave")
     model = state.models[job.spec.model_id]
     check_attestation(
         body.attestation,
@@ -691,6 +725,9 @@ def _seal_block(state: ChainState, event: SignedEvent) -> tuple[ChainState, Effe
         raise RejectedError(Rejection.BAD_HEIGHT, f"{body.height} after {state.height}")
     if body.now_ms < state.now_ms:
         raise RejectedError(Rejection.STALE_EVENT, f"time {body.now_ms} < {state.now_ms}")
+    if body.now_ms - state.now_ms > state.params.epoch_duration_ms:
+        # Bounded so that one block closes at most one epoch boundary's worth of work.
+        raise RejectedError(Rejection.TIME_JUMP, f"{body.now_ms - state.now_ms} ms in one block")
     if len(body.beacon) != BEACON_BYTES:
         raise RejectedError(Rejection.BAD_INPUT, "a beacon is 32 bytes")
     effects: list[Effect] = []
@@ -705,6 +742,10 @@ def _seal_block(state: ChainState, event: SignedEvent) -> tuple[ChainState, Effe
     for key, deadline in sorted(state.executing.items()):
         if deadline < state.now_ms:
             state, more = _time_out(state, state.jobs[key])
+            effects += more
+    for key, deadline in sorted(state.voting.items()):
+        if deadline < state.now_ms:
+            state, more = _votes_overdue(state, state.jobs[key])
             effects += more
     while state.epoch < state.now_ms // state.params.epoch_duration_ms:
         state, more = _close_epoch(state)
@@ -726,8 +767,17 @@ def _sample(state: ChainState, job: Job, beacon: bytes) -> tuple[ChainState, Eff
     if not members:
         # Nobody can re-execute: the draw is recorded and the job settles on Level 1 alone.
         return _settle(state, replace(job, sampled=True, beacon=beacon), JobStatus.SETTLED)
-    verifying = advance(job, JobStatus.VERIFYING, sampled=True, committee=members, beacon=beacon)
-    return _put(state, verifying), (Sampled(job.job_id, members),)
+    deadline = vote_deadline(state.params, state.now_ms, job)
+    verifying = advance(
+        job,
+        JobStatus.VERIFYING,
+        sampled=True,
+        committee=members,
+        beacon=beacon,
+        deadline_ms=deadline,
+    )
+    state = replace(_put(state, verifying), voting=state.voting.set(job.job_id.hex(), deadline))
+    return state, (Sampled(job.job_id, members),)
 
 
 def _time_out(state: ChainState, job: Job) -> tuple[ChainState, Effects]:
@@ -741,6 +791,24 @@ def _time_out(state: ChainState, job: Job) -> tuple[ChainState, Effects]:
     )
     state, quality = _set_quality(state, job.worker, 0)
     return state, (refunded, *slashed, quality)
+
+
+def vote_deadline(params: Params, now_ms: int, job: Job) -> int:
+    """ref: vote deadline (errata E19) — committees get timeout_sla_multiple × SLA to vote."""
+    return now_ms + params.timeout_sla_multiple * job.spec.sla_ms
+
+
+def _votes_overdue(state: ChainState, job: Job) -> tuple[ChainState, Effects]:
+    """ref: vote deadline (errata E19) — a committee that did not decide in time.
+
+    A verification committee that let its deadline pass opens arbitration on the votes it cast;
+    arbiters who let theirs pass leave the dispute unresolved (refund, no slash, errata E16), so
+    a silent verifier can never hold a client's escrow or a worker's capacity for ever.
+    """
+    state = replace(state, voting=_without(state.voting, job.job_id.hex()))
+    if job.status is JobStatus.VERIFYING:
+        return _open_dispute(state, job)
+    return _arbitrate(state, job, Outcome.UNDECIDED)
 
 
 def _close_epoch(state: ChainState) -> tuple[ChainState, Effects]:
@@ -807,7 +875,16 @@ def _open_dispute(state: ChainState, job: Job) -> tuple[ChainState, Effects]:
         exclude=(job.worker, *accusers),
         purpose="arbitration",
     )
-    disputed = advance(job, JobStatus.DISPUTED, accusers=accusers, arbiters=arbiters, votes=())
+    deadline = vote_deadline(state.params, state.now_ms, job)
+    disputed = advance(
+        job,
+        JobStatus.DISPUTED,
+        accusers=accusers,
+        arbiters=arbiters,
+        votes=(),
+        deadline_ms=deadline,
+    )
+    state = replace(state, voting=state.voting.set(job.job_id.hex(), deadline))
     if not arbiters:
         # Nobody is left to arbitrate: the dispute stays unresolved (refund, no slash).
         return _arbitrate(state, disputed, Outcome.UNDECIDED)
@@ -824,6 +901,7 @@ def _arbitrate(state: ChainState, job: Job, outcome: Outcome) -> tuple[ChainStat
     no one is slashed.
     """
     arbitrated = advance(job, JobStatus.ARBITRATED)
+    state = replace(state, voting=_without(state.voting, job.job_id.hex()))
     effects: list[Effect] = []
     if outcome is Outcome.ACCEPTED:
         for accuser in job.accusers:

@@ -148,7 +148,7 @@ def check_capacity(state: ChainState) -> None:
 
 
 def check_queues(state: ChainState) -> None:
-    """ref: chain invariants — `pending`, `executing` and `open_quotes` match the job statuses.
+    """ref: chain invariants — `pending`, `executing`, `voting`, `open_quotes` match job statuses.
 
     `pending` lists exactly the ATTESTED jobs, `executing` exactly the EXECUTING jobs with their
     deadlines, `open_quotes` exactly the QUOTED jobs, all quoted at the current height; none of
@@ -166,9 +166,13 @@ def check_queues(state: ChainState) -> None:
             raise _fail("queues", f"{name} lists a job twice")
         if set(listed) != by_status.get(status, set()):
             raise _fail("queues", f"{name} does not list exactly the {status} jobs")
-    for key, deadline in state.executing.items():
-        if state.jobs[key].deadline_ms != deadline:
-            raise _fail("queues", f"executing job {key[:16]} has deadline {deadline}, not its own")
+    for name, deadlines in (("executing", state.executing), ("voting", state.voting)):
+        for key, deadline in deadlines.items():
+            if state.jobs[key].deadline_ms != deadline:
+                raise _fail("queues", f"{name} job {key[:16]} has deadline {deadline}, not its own")
+    waiting = by_status.get(JobStatus.VERIFYING, set()) | by_status.get(JobStatus.DISPUTED, set())
+    if set(state.voting.keys()) != waiting:
+        raise _fail("queues", "voting does not list exactly the verifying and disputed jobs")
     for key in state.open_quotes:
         if state.jobs[key].quoted_height != state.height:
             raise _fail("queues", f"open quote {key[:16]} was made before height {state.height}")

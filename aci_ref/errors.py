@@ -65,6 +65,7 @@ class Rejection(StrEnum):
     UNKNOWN_WORKER = "unknown_worker"
     WORKER_EXISTS = "worker_exists"
     WORKER_BUSY = "worker_busy"
+    WORKER_BANNED = "worker_banned"
     BAD_QUALITY = "bad_quality"
     POOL_OUT_OF_RANGE = "pool_out_of_range"
 
@@ -87,6 +88,7 @@ class Rejection(StrEnum):
     NONCE_GAP = "nonce_gap"
     NOT_SEQUENCER = "not_sequencer"
     BAD_HEIGHT = "bad_height"
+    TIME_JUMP = "time_jump"
 
     # --- PoAI (Definition 2, Algorithm 2) ---------------------------------------------------
     ATTESTATION_BAD_SIGNATURE = "attestation_bad_signature"

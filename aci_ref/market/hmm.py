@@ -27,7 +27,7 @@ import icontract
 import immutables
 
 from aci_ref.contracts import CONTRACTS_ON
-from aci_ref.errors import Rejection, reject
+from aci_ref.errors import InvariantViolation, Rejection, reject
 from aci_ref.params import BPS, Params
 
 MS_PER_SECOND: Final = 1000
@@ -423,8 +423,13 @@ def _kappa_kept(market: Market, result: Market, resource_class: str) -> bool:
     lambda market, resource_class, result: _kappa_kept(market, result[0], resource_class),
     "a swap keeps κ and H ≥ κ",
     enabled=CONTRACTS_ON,
+    error=InvariantViolation,
 )
-@icontract.ensure(lambda max_price, result: result[1].price <= max_price, enabled=CONTRACTS_ON)
+@icontract.ensure(
+    lambda max_price, result: result[1].price <= max_price,
+    enabled=CONTRACTS_ON,
+    error=InvariantViolation,
+)
 def buy(
     market: Market, params: Params, resource_class: str, units: int, max_price: int
 ) -> tuple[Market, Quote]:
@@ -451,6 +456,7 @@ def buy(
     lambda market, resource_class, result: _kappa_kept(market, result, resource_class),
     "a swap keeps κ and H ≥ κ",
     enabled=CONTRACTS_ON,
+    error=InvariantViolation,
 )
 def release(market: Market, params: Params, resource_class: str, worker: str, units: int) -> Market:
     """HMM.md release (E47): a job ended (settled, refunded or timed out); its capacity returns.
@@ -490,7 +496,9 @@ def _amount(value: object, what: str) -> int:
 
 
 @icontract.ensure(
-    lambda resource_class, result: _shares_whole(result[0], resource_class), enabled=CONTRACTS_ON
+    lambda resource_class, result: _shares_whole(result[0], resource_class),
+    enabled=CONTRACTS_ON,
+    error=InvariantViolation,
 )
 def add_liquidity(
     market: Market, params: Params, resource_class: str, provider: str, amount: int
@@ -519,7 +527,9 @@ def add_liquidity(
 
 
 @icontract.ensure(
-    lambda resource_class, result: _shares_whole(result[0], resource_class), enabled=CONTRACTS_ON
+    lambda resource_class, result: _shares_whole(result[0], resource_class),
+    enabled=CONTRACTS_ON,
+    error=InvariantViolation,
 )
 def remove_liquidity(
     market: Market, params: Params, resource_class: str, provider: str, shares: int

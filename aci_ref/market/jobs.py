@@ -97,6 +97,7 @@ class Job:
     arbiters: tuple[str, ...] = ()
     beacon: bytes = b""
     quoted_height: int = 0
+    enclave_key: bytes = b""
     caught_level: int = 0
     history: tuple[JobStatus, ...] = ()
 

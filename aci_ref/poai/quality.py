@@ -8,7 +8,7 @@ from typing import Final
 import icontract
 
 from aci_ref.contracts import CONTRACTS_ON
-from aci_ref.errors import RejectedError, Rejection
+from aci_ref.errors import InvariantViolation, RejectedError, Rejection
 from aci_ref.params import BPS, Params
 
 INITIAL_QUALITY_BPS: Final = BPS
@@ -24,12 +24,15 @@ def _moves_toward(q_bps: int, result_bps: int, new_bps: int) -> bool:
     return min(q_bps, result_bps) <= new_bps <= max(q_bps, result_bps)
 
 
-@icontract.require(lambda q_bps: _in_range(q_bps), enabled=CONTRACTS_ON)
-@icontract.require(lambda result_bps: _in_range(result_bps), enabled=CONTRACTS_ON)
+@icontract.require(lambda q_bps: _in_range(q_bps), enabled=CONTRACTS_ON, error=InvariantViolation)
+@icontract.require(
+    lambda result_bps: _in_range(result_bps), enabled=CONTRACTS_ON, error=InvariantViolation
+)
 @icontract.ensure(
     lambda q_bps, result_bps, result: _moves_toward(q_bps, result_bps, result),
     "the score moves toward the result and never past it",
     enabled=CONTRACTS_ON,
+    error=InvariantViolation,
 )
 def _ema(rate: Fraction, q_bps: int, result_bps: int) -> int:
     step = rate * (result_bps - q_bps)

@@ -73,6 +73,7 @@ from aci_ref.poai.workloads import LAZY_MODES, VARIANTS, Workload, get_workload,
 
 RESOURCE_CLASS = "cpu-small"
 MODEL_UNITS = {"mlp-64-128-16": 1, "charlm-d32-l2": 2}
+TRAILING_BLOCKS = 4  # after the last job: results settle, votes close, deadlines pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,9 +247,11 @@ class Simulation:
         return genesis(config)
 
     def _block_interval(self) -> int:
-        blocks = max(1, -(-self.config.jobs // self.config.jobs_per_block))
+        """Spread the run's blocks (bootstrap, jobs and the trailing ones) over its epochs."""
+        blocks = max(1, -(-self.config.jobs // self.config.jobs_per_block)) + 1 + TRAILING_BLOCKS
         span = self.config.epochs * self.params.epoch_duration_ms
-        return max(self.params.settlement_interval_ms, span // blocks)
+        interval = max(self.params.settlement_interval_ms, span // blocks)
+        return min(interval, self.params.epoch_duration_ms)
 
     # ---- applying events ---------------------------------------------------------------------
 
@@ -429,10 +432,10 @@ class Simulation:
             tally.false_positives += 1
         if effect.violation is Violation.FALSE_ACCUSATION:
             return
-        if effect.level:
-            tally.detected[f"level{effect.level}"] += 1
         if effect.violation is Violation.SYBIL:
             tally.detected["sybil"] += 1
+        elif effect.level:
+            tally.detected[f"level{effect.level}"] += 1
         if effect.job_id and effect.job_id.hex() in self.lazy_jobs:
             tally.lazy_caught.add(effect.job_id.hex())
         if offender in self.workers and self.workers[offender].behaviour != "honest":
@@ -453,7 +456,7 @@ class Simulation:
             if self.progress is not None:
                 self.progress(done, self.config.jobs)
         # Let the last results settle and deadlines pass, then close the final epoch.
-        for _ in range(4):
+        for _ in range(TRAILING_BLOCKS):
             self.seal()
         return self.report()
 
