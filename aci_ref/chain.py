@@ -754,7 +754,7 @@ def _seal_block(state: ChainState, event: SignedEvent) -> tuple[ChainState, Effe
 
 
 def _sample(state: ChainState, job: Job, beacon: bytes) -> tuple[ChainState, Effects]:
-    """Algorithm 2 Level 2, §3.3: draw the job; a drawn job goes to a committee of verifiers."""
+    """ref: sealed block — Level 2's draw for one attested job; a drawn one goes to verifiers."""
     if not selected_for_reexecution(state.params, beacon, job.job_id):
         return _settle(state, job, JobStatus.SETTLED)
     members = committee(
