@@ -11,7 +11,7 @@ replaces it and signs the same `SealBlock` events.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Final
 
@@ -592,8 +592,6 @@ def _request_quote(state: ChainState, event: SignedEvent) -> tuple[ChainState, E
     if body.sla_ms > state.params.epoch_duration_ms * state.params.detection_horizon_epochs:
         # A deadline beyond the detection horizon could outlive the worker's slashable stake.
         raise RejectedError(Rejection.BAD_INPUT, f"SLA {body.sla_ms} ms beyond the horizon")
-    if event.sender not in state.ledger.balances:
-        raise RejectedError(Rejection.UNKNOWN_ACCOUNT, event.sender)
     job_id = job_id_of(event.sender, event.nonce)
     if job_id.hex() in state.jobs:
         raise RejectedError(Rejection.JOB_EXISTS, job_id.hex()[:16])
@@ -984,15 +982,6 @@ _HANDLERS: Final[Mapping[type, Callable[[ChainState, SignedEvent], tuple[ChainSt
     CastVote: _cast_vote,
     ReportInvalidAttestation: _report_invalid_attestation,
 }
-
-
-def apply_all(state: ChainState, events: Iterable[SignedEvent]) -> tuple[ChainState, Effects]:
-    """Apply events in order, stopping at the first refusal (which propagates)."""
-    collected: list[Effect] = []
-    for event in events:
-        state, effects = apply(state, event)
-        collected += effects
-    return state, tuple(collected)
 
 
 __all__ = ["Event", "apply", "genesis"]
