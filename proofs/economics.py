@@ -15,7 +15,8 @@ The incentive statements over ranges of revenue and savings — "Table 6's stake
 computation unprofitable" and "the expected slash covers the savings over the horizon" — are
 `proofs.proposition5` (exact best-response condition; horizon-free) and `proofs.theorem3`
 (Equation 4 with savings over the horizon; by the worst-case lemma it then holds for every
-shorter horizon too). Their ranges are `proofs.model.JOB_PRICE_MAX` and `COST_RATIO_MAX`.
+shorter horizon too). Their ranges are every price the HMM quotes (`proofs.prices`, E68) and
+`proofs.model.COST_RATIO_MAX`.
 """
 
 from __future__ import annotations

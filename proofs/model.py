@@ -6,8 +6,10 @@ once, with the assumptions a reader needs to judge it:
 
 - N = `epoch_jobs` jobs per worker per epoch; a worker deviating on fraction δ skips ⌊δN⌋ of
   them in each epoch, ⌊δN⌋ · T over T epochs.
-- A job pays `price` ACI, of which the worker keeps `fee_worker_bps` (Table 5), so a worker's
-  revenue per epoch is R = N · price · fee_worker_bps / 10000.
+- A job pays `price` ACI, any price the HMM can quote for it (`proofs.prices`, E68: from the
+  cheapest job in an idle pool to the largest job at the surge cap), of which the worker keeps
+  `fee_worker_bps` (Table 5), so a worker's revenue per epoch is R = N · price ·
+  fee_worker_bps / 10000.
 - Skipping a job saves its compute cost, which is `cost_ratio` × the worker's fee for it, with
   0 < cost_ratio ≤ 1: a job that cost more than it pays would not be served at all, so a skipped
   job saves at most its fee and a δ-lazy worker saves at most δ · R per epoch.
@@ -27,21 +29,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Final
 
+from aci_ref.errors import RejectedError, Rejection
 from aci_ref.params import BPS, Params
 
 PAPER_DEVIATION: Final = Fraction(1, 100)
 """Theorem 1, §3.4: the example deviation δ = 1 % ("workers who cheat on even 1 % of jobs")."""
-
-JOB_PRICE_MAX: Final = Fraction(1, 100)
-"""ref: the highest price of one job, in ACI, over which incentive statements are checked.
-
-The paper never prices a job. It fixes the revenue scale once, in Proposition 5: stake =
-5 × monthly revenue. With Table 6's 10,000 ACI worker stake and 720 one-hour epochs a month
-(§3.4: 10 epochs are 10 hours) that is 2.78 ACI per epoch, 3.5·10^-4 ACI per job at
-N = 10,000 jobs per epoch and the 80 % worker share. The reference checks every price in
-(0, 1/100] ACI, about 29 times the paper's own figure, so the checks keep their meaning when jobs
-are worth an order of magnitude more than the paper assumes.
-"""
 
 COST_RATIO_MAX: Final = Fraction(1)
 """ref: a skipped job saves at most the worker's whole fee for it (cost ≤ fee, see above)."""
@@ -92,7 +84,7 @@ def power_bounds(base: Fraction, exponent: int) -> Bounds:
     2·log2(exponent) short multiplications. When no rounding was needed the result is exact.
     """
     if not 0 <= base <= 1 or exponent < 0:
-        raise ValueError("power_bounds needs 0 <= base <= 1 and exponent >= 0")
+        raise RejectedError(Rejection.BAD_INPUT, "power_bounds needs 0 <= base <= 1, exponent >= 0")
     low = high = Fraction(1)
     square_low = square_high = base
     while exponent:
@@ -114,7 +106,7 @@ def deviating_jobs(deviation: Fraction, jobs_per_epoch: int) -> int:
     """ref: how many of its N jobs in one epoch a worker deviating on fraction δ gets wrong:
     ⌊δ · N⌋ (E60); over T epochs it is T times that."""
     if not 0 <= deviation <= 1 or jobs_per_epoch < 0:
-        raise ValueError("need 0 <= deviation <= 1 and jobs_per_epoch >= 0")
+        raise RejectedError(Rejection.BAD_INPUT, "need 0 <= deviation <= 1, jobs_per_epoch >= 0")
     count = deviation * jobs_per_epoch
     return count.numerator // count.denominator
 

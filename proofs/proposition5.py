@@ -35,8 +35,8 @@ What Z3 proves, over all values:
      T · (S − p · Slash) ≤ 0 ⇔ the same;
   3. the worst-case lemmas (δ = 1 binds) and the union bound P_T ≤ T · p, from which Theorem 3's
      condition Slash · P_T > T · S implies this one.
-What is checked at the parameters. With Table 6's worker stake, every price in
-(0, JOB_PRICE_MAX] and every cost ratio in (0, 1], p · Slash ≥ S at δ = 1.
+What is checked at the parameters. With Table 6's worker stake, every price the HMM can quote
+(`proofs.prices`, E68) and every cost ratio in (0, 1], p · Slash ≥ S at δ = 1.
 """
 
 from __future__ import annotations
@@ -48,7 +48,6 @@ from aci_ref.params import Params
 from proofs.lemmas import union_bound_lemma, worst_case_lemmas
 from proofs.model import (
     COST_RATIO_MAX,
-    JOB_PRICE_MAX,
     PAPER_DEVIATION,
     Bounds,
     decimal,
@@ -60,13 +59,14 @@ from proofs.model import (
     show_bounds,
     worker_share,
 )
+from proofs.prices import price_range, price_text
 from proofs.result import CheckResult, Lemma, cached_lemmas, lemma_failed, refute
 from proofs.smt import all_of, between, const, decide, real
 
 NAME: Final = "P5"
 STATEMENT: Final = (
     "Proposition 5 (corrected): p·Slash ≥ S — honest computation is a best response for every "
-    "horizon, δ ∈ (0,1], price ≤ JOB_PRICE_MAX and cost ratio ≤ 1, with Table 6's worker stake"
+    "horizon, δ ∈ (0,1], price the HMM quotes and cost ratio ≤ 1, with Table 6's worker stake"
 )
 INEQUALITY5_NAME: Final = "P5.inequality5"
 INEQUALITY5_STATEMENT: Final = (
@@ -200,12 +200,13 @@ lemma_outcome = cached_lemmas(_lemmas)
 def check_proposition5(params: Params) -> CheckResult:
     """Proposition 5, §6.3: honest computation is a best response at `params` (corrected form).
 
-    Lemmas as in the module docstring; instance: Z3 searches price in (0, JOB_PRICE_MAX] and
+    Lemmas as in the module docstring; instance: Z3 searches every price the HMM quotes and
     cost ratio in (0, 1] for p(N) · Slash < S at δ = 1.
     """
     failure = lemma_outcome()
     if failure is not None:
         return lemma_failed(NAME, STATEMENT, True, failure)
+    prices = price_range(params)
     bounds = detection_bounds(params.sampling_rate, params.epoch_jobs)
     kappa, price, p = real("cost_ratio"), real("price"), real("p_detect")
     slash = effective_slash(params)
@@ -214,12 +215,11 @@ def check_proposition5(params: Params) -> CheckResult:
         [
             kappa > 0,
             kappa <= COST_RATIO_MAX,
-            price > 0,
-            price <= JOB_PRICE_MAX,
+            between(price, prices.low, prices.high),
             between(p, bounds.low, bounds.high),
         ]
     )
-    prefer = kappa.eq(COST_RATIO_MAX) & price.eq(JOB_PRICE_MAX)
+    prefer = kappa.eq(COST_RATIO_MAX) & price.eq(prices.high)
     found = refute(domain, p * slash >= savings, [kappa, price], prefer)
     counterexample = None
     if found.model is not None:
@@ -232,11 +232,11 @@ def check_proposition5(params: Params) -> CheckResult:
             "slash": show(slash),
             "savings_per_epoch": show(chosen_kappa * revenue_per_epoch(params, chosen_price)),
         }
-    worst = revenue_per_epoch(params, JOB_PRICE_MAX)
+    worst = revenue_per_epoch(params, prices.high)
     detail = (
-        f"binding case δ = 1: p = {show_bounds(bounds)}, expected slash per epoch "
-        f"{decimal(bounds.low * slash, 2)} ACI vs savings up to {show(worst)} ACI; "
-        f"lemmas proved; {found.reason}"
+        f"{price_text(prices)}; binding case δ = 1: p = {show_bounds(bounds)}, expected slash "
+        f"per epoch {decimal(bounds.low * slash, 2)} ACI vs savings up to {decimal(worst, 2)} "
+        f"ACI; lemmas proved; {found.reason}"
     )
     return CheckResult(NAME, STATEMENT, found.holds, True, counterexample, detail)
 
@@ -258,7 +258,7 @@ def check_inequality5(params: Params) -> CheckResult:
     printed = revenue > (revenue + s) + p * slash
     correct = p * slash >= s
     domain = (revenue >= 0) & (s > 0) & between(p, bounds.low, bounds.high)
-    top = revenue_per_epoch(params, JOB_PRICE_MAX)
+    top = revenue_per_epoch(params, price_range(params).high)
     prefer = revenue.eq(top) & s.eq(PAPER_DEVIATION * top)
     found = refute(domain, printed.iff(correct), [revenue, s], prefer)
     counterexample = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from rich.table import Table
 
@@ -32,12 +32,24 @@ def results_json(results: list[CheckResult]) -> dict[str, Any]:
     }
 
 
-def _verdict(result: CheckResult) -> str:
+def verdict(result: CheckResult) -> str:
+    """The verdict as the table prints it, saying only what Z3 concluded: a statement that does
+    not hold is "violated" (or a failing paper claim) only with a counterexample in hand; without
+    one Z3 could not decide, which fails a must-hold check all the same (it was not proved)."""
     if result.holds:
-        return "[green]holds[/green]"
-    if result.must_hold:
-        return "[red]VIOLATED[/red]"
-    return "[yellow]paper claim fails[/yellow]"
+        return "holds"
+    if result.counterexample is None:
+        return "UNDECIDED" if result.must_hold else "paper claim undecided"
+    return "VIOLATED" if result.must_hold else "paper claim fails"
+
+
+_STYLE: Final = {"holds": "green", "VIOLATED": "red", "UNDECIDED": "red"}
+
+
+def _verdict(result: CheckResult) -> str:
+    text = verdict(result)
+    style = _STYLE.get(text, "yellow")
+    return f"[{style}]{text}[/{style}]"
 
 
 def _counterexample(result: CheckResult) -> str:

@@ -16,6 +16,8 @@ from typing import Any, Final, Literal
 
 import z3
 
+from aci_ref.errors import InvariantViolation
+
 Number = int | Fraction
 
 DEFAULT_TIMEOUT_MS: Final = 10_000
@@ -32,11 +34,11 @@ def _term(value: Expr | Number) -> Any:
     if isinstance(value, Expr):
         return value.term
     if isinstance(value, bool):
-        raise TypeError("booleans are not numbers here")
+        raise InvariantViolation("booleans are not numbers here")
     if isinstance(value, int):
         return z3.IntVal(value)
     if max(value.numerator.bit_length(), value.denominator.bit_length()) > MAX_CONSTANT_BITS:
-        raise ValueError("constant too large for Z3 text: enclose it with proofs.model first")
+        raise InvariantViolation("constant too large for Z3 text: enclose it with proofs.model")
     return z3.RealVal(f"{value.numerator}/{value.denominator}")
 
 
@@ -180,7 +182,7 @@ def power(base: Expr, exponent: int) -> Expr:
     term is a polynomial of that degree (keep it small: nonlinear arithmetic is costly).
     """
     if exponent < 0:
-        raise ValueError("negative exponent")
+        raise InvariantViolation("negative exponent")
     result: Expr = const(1)
     square = base
     while exponent:
@@ -196,7 +198,7 @@ def constant_value(value: Expr) -> Fraction:
     """The exact rational Z3 computes for a closed term (no unknowns)."""
     folded = z3.simplify(value.term)
     if not (z3.is_rational_value(folded) or z3.is_int_value(folded)):
-        raise ValueError(f"not a closed rational term: {value}")
+        raise InvariantViolation(f"not a closed rational term: {value}")
     return _rational(folded)
 
 
@@ -207,7 +209,7 @@ def _rational(term: Any) -> Fraction:
         return Fraction(int(term.numerator_as_long()), int(term.denominator_as_long()))
     if z3.is_algebraic_value(term):
         return _rational(term.approx(APPROXIMATION_DIGITS))
-    raise ValueError(f"model value {term} is not a number")
+    raise InvariantViolation(f"model value {term} is not a number")
 
 
 Status = Literal["sat", "unsat", "unknown"]
@@ -261,7 +263,8 @@ def prove(formula: Formula, *, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> Outcome:
 
 
 def decide(formula: Formula, *, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> bool:
-    """The truth of a closed formula (no unknowns), as Z3 evaluates it."""
+    """The truth of a closed formula (no unknowns), as Z3 evaluates it; InvariantViolation when
+    Z3 cannot decide it (a closed rational formula always can, so that is a bug, not an input)."""
     folded = z3.simplify(formula.term)
     if z3.is_true(folded):
         return True
@@ -269,7 +272,7 @@ def decide(formula: Formula, *, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> bool:
         return False
     outcome = prove(formula, timeout_ms=timeout_ms)
     if outcome.status == "unknown":
-        raise RuntimeError(f"Z3 could not decide a closed formula: {outcome.reason}")
+        raise InvariantViolation(f"Z3 could not decide a closed formula: {outcome.reason}")
     return outcome.unsat
 
 

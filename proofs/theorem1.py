@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Final
 
+from aci_ref.errors import RejectedError, Rejection
 from aci_ref.params import Params
 from proofs.model import (
     PAPER_DEVIATION,
@@ -77,7 +78,9 @@ def detection_probability(sampling_rate: Fraction, deviating_jobs: int) -> Fract
     for large m (`proofs.model.detection_bounds` encloses it between short ones).
     """
     if not 0 <= sampling_rate <= 1 or deviating_jobs < 0:
-        raise ValueError("need 0 <= sampling_rate <= 1 and deviating_jobs >= 0")
+        raise RejectedError(
+            Rejection.BAD_INPUT, "need 0 <= sampling_rate <= 1, deviating_jobs >= 0"
+        )
     return 1 - (1 - sampling_rate) ** deviating_jobs
 
 
@@ -235,7 +238,7 @@ def jobs_for_detection(sampling_rate: Fraction, target: Fraction) -> int:
     at N = 10,000 over 10 epochs.
     """
     if not 0 < sampling_rate <= 1 or not 0 <= target < 1:
-        raise ValueError("need 0 < sampling_rate <= 1 and 0 <= target < 1")
+        raise RejectedError(Rejection.BAD_INPUT, "need 0 < sampling_rate <= 1, 0 <= target < 1")
     low, high = 0, 1
     while detection_bounds(sampling_rate, high).low < target:
         low, high = high, high * 2

@@ -19,9 +19,9 @@ What Z3 proves, over all values:
   3. the worst-case lemmas of `proofs.lemmas`: over δ ∈ (0, 1] the binding case is δ = 1 and
      over horizons T' ≤ T it is T' = T, so checking those covers all others.
 What is checked at the parameters. With Table 6's worker stake (`worker_min_stake`), every k ≥ 1,
-every job price in (0, JOB_PRICE_MAX] and every cost ratio in (0, 1], (4) holds over
-`detection_horizon_epochs`. Theorem 3's "Stake > 4.2 × Revenue_epoch" is checked separately as a
-paper claim (`check_stake_multiple`): it does not follow (E62).
+every job price the HMM can quote (`proofs.prices`, E68) and every cost ratio in (0, 1], (4)
+holds over `detection_horizon_epochs`. Theorem 3's "Stake > 4.2 × Revenue_epoch" is checked
+separately as a paper claim (`check_stake_multiple`): it does not follow (E62).
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Final
 
+from aci_ref.errors import RejectedError, Rejection
 from aci_ref.params import Params
 from proofs.lemmas import union_bound_lemma, worst_case_lemmas
 from proofs.model import (
     COST_RATIO_MAX,
-    JOB_PRICE_MAX,
     Bounds,
     decimal,
     detection_bounds,
@@ -44,6 +44,7 @@ from proofs.model import (
     slash_rate,
     worker_share,
 )
+from proofs.prices import PriceRange, price_range, price_text
 from proofs.result import (
     CheckResult,
     Counterexample,
@@ -57,7 +58,7 @@ from proofs.smt import Expr, Formula, all_of, between, const, decide, integer, r
 NAME: Final = "T3"
 STATEMENT: Final = (
     "Theorem 3 / Equation 4: k·Stake·P_T·SlashRate > k·Savings_T for every k ≥ 1, δ ∈ (0,1], "
-    "price ≤ JOB_PRICE_MAX and cost ratio ≤ 1, with Table 6's worker stake over the horizon"
+    "price the HMM quotes and cost ratio ≤ 1, with Table 6's worker stake over the horizon"
 )
 CLAIM_NAME: Final = "T3.stake_multiple"
 CLAIM_STATEMENT: Final = (
@@ -94,13 +95,14 @@ def stake_multiple(params: Params, deviation_jobs: int, cost_ratio: Fraction) ->
     Savings_T / (P_T · SlashRate · kept share) divided by R, i.e. T · (m/N) · cost_ratio /
     (P_T · SlashRate · kept share) for m deviating jobs per epoch; a stake above it makes (4)
     hold. At the paper's parameters (no reporter share) it is 0.105 for δ = 1 % and 10 for δ = 1,
-    never 4.2 (E62). Needs a non-zero slash.
+    never 4.2 (E62). Refuses BAD_INPUT when there is no slash or no detection: then no stake is
+    enough.
     """
     epochs = params.detection_horizon_epochs
     p = detection_bounds(params.sampling_rate, deviation_jobs * epochs)
     loss = slash_rate(params) * kept_share(params)
     if loss == 0 or p.low == 0:
-        raise ValueError("no slash or no detection: no stake is enough")
+        raise RejectedError(Rejection.BAD_INPUT, "no slash or no detection: no stake is enough")
     savings = epochs * Fraction(deviation_jobs, params.epoch_jobs) * cost_ratio
     return Bounds(savings / (p.high * loss), savings / (p.low * loss))
 
@@ -150,10 +152,10 @@ lemma_outcome = cached_lemmas(_lemmas)
 
 
 def _instance(
-    params: Params, stake_of_revenue: Fraction | None
+    params: Params, stake_of_revenue: Fraction | None, prices: PriceRange
 ) -> tuple[Formula, Formula, list[Expr], Bounds]:
-    """Domain and claim of (4) at δ = 1 over the horizon; the stake is Table 6's, or
-    `stake_of_revenue` × R when given."""
+    """Domain and claim of (4) at δ = 1 over the horizon, at every price in `prices`; the
+    stake is Table 6's, or `stake_of_revenue` × R when given."""
     epochs = params.detection_horizon_epochs
     bounds = detection_bounds(params.sampling_rate, params.epoch_jobs * epochs)
     k, kappa, price, p = integer("colluders"), real("cost_ratio"), real("price"), real("p_detect")
@@ -166,8 +168,7 @@ def _instance(
             k >= 1,
             kappa > 0,
             kappa <= COST_RATIO_MAX,
-            price > 0,
-            price <= JOB_PRICE_MAX,
+            between(price, prices.low, prices.high),
             between(p, bounds.low, bounds.high),
         ]
     )
@@ -177,10 +178,10 @@ def _instance(
     return domain, claim, [k, kappa, price], bounds
 
 
-def _corner(witnesses: list[Expr]) -> Formula:
+def _corner(witnesses: list[Expr], prices: PriceRange) -> Formula:
     """One colluder, the whole fee saved, the highest price: the most readable counterexample."""
     k, kappa, price = witnesses
-    return k.eq(1) & kappa.eq(COST_RATIO_MAX) & price.eq(JOB_PRICE_MAX)
+    return k.eq(1) & kappa.eq(COST_RATIO_MAX) & price.eq(prices.high)
 
 
 def _counterexample(
@@ -208,25 +209,26 @@ def _counterexample(
 def check_theorem3(params: Params) -> CheckResult:
     """Theorem 3, §6.2: collusion does not pay at `params` (Equation 4 over the horizon).
 
-    Lemmas as in the module docstring; instance: Z3 searches k ≥ 1, price in (0, JOB_PRICE_MAX]
+    Lemmas as in the module docstring; instance: Z3 searches k ≥ 1, every price the HMM quotes
     and cost ratio in (0, 1] for a point where (4) fails at δ = 1 over the horizon.
     """
     failure = lemma_outcome()
     if failure is not None:
         return lemma_failed(NAME, STATEMENT, True, failure)
-    domain, claim, witnesses, bounds = _instance(params, None)
-    found = refute(domain, claim, witnesses, _corner(witnesses))
+    prices = price_range(params)
+    domain, claim, witnesses, bounds = _instance(params, None, prices)
+    found = refute(domain, claim, witnesses, _corner(witnesses, prices))
     counterexample = (
         _counterexample(params, dict(found.model), bounds, None)
         if found.model is not None
         else None
     )
-    worst = params.detection_horizon_epochs * revenue_per_epoch(params, JOB_PRICE_MAX)
+    worst = params.detection_horizon_epochs * revenue_per_epoch(params, prices.high)
     expected = params.worker_min_stake * bounds.low * slash_rate(params) * kept_share(params)
     detail = (
-        f"binding case δ = 1, price {show(JOB_PRICE_MAX)}, cost ratio 1: savings {show(worst)} ACI "
-        f"over {params.detection_horizon_epochs} epochs against an expected slash of "
-        f"{decimal(expected, 2)} ACI; lemmas proved; {found.reason}"
+        f"{price_text(prices)}; binding case δ = 1, price {decimal(prices.high, 6)}, cost ratio 1: "
+        f"savings {decimal(worst, 2)} ACI over {params.detection_horizon_epochs} epochs against an "
+        f"expected slash of {decimal(expected, 2)} ACI; lemmas proved; {found.reason}"
     )
     return CheckResult(NAME, STATEMENT, found.holds, True, counterexample, detail)
 
@@ -239,8 +241,9 @@ def check_stake_multiple(params: Params) -> CheckResult:
     failure = lemma_outcome()
     if failure is not None:
         return lemma_failed(CLAIM_NAME, CLAIM_STATEMENT, False, failure)
-    domain, claim, witnesses, bounds = _instance(params, PAPER_STAKE_MULTIPLE)
-    found = refute(domain, claim, witnesses, _corner(witnesses))
+    prices = price_range(params)
+    domain, claim, witnesses, bounds = _instance(params, PAPER_STAKE_MULTIPLE, prices)
+    found = refute(domain, claim, witnesses, _corner(witnesses, prices))
     counterexample = (
         _counterexample(params, dict(found.model), bounds, PAPER_STAKE_MULTIPLE)
         if found.model is not None

@@ -208,6 +208,20 @@ class World:
         """Seal the next block."""
         return self.apply(self.seal_event(advance_ms, beacon))
 
+    def seal_until(self, job_id: bytes, status: JobStatus, advance_ms: int = BLOCK_MS) -> None:
+        """Seal blocks `advance_ms` apart until the job reaches `status` (at most 200 blocks)."""
+        for _ in range(200):
+            if self.job(job_id).status is status:
+                return
+            self.seal(advance_ms=advance_ms)
+        raise AssertionError(f"job never reached {status}: {self.job(job_id).status}")
+
+    def time_out(self, job_id: bytes) -> None:
+        """Seal blocks past the job's deadline until the chain times it out and refunds it."""
+        job = self.job(job_id)
+        self.seal(advance_ms=max(1, job.deadline_ms - self.state.now_ms + 1))
+        self.seal_until(job_id, JobStatus.REFUNDED)
+
     # ---- the job lifecycle -------------------------------------------------------------------
 
     def new_input(self) -> bytes:
@@ -403,7 +417,13 @@ def build_world(
         funds[w.name] = params.tokens(3 * needed)
     workload = mlp()
     model = ModelInfo(
-        MODEL_ID, workload.h_model, workload.kind, RESOURCE_CLASS, 1, workload.profile()
+        MODEL_ID,
+        workload.h_model,
+        workload.kind,
+        RESOURCE_CLASS,
+        1,
+        workload.profile(),
+        workload.input_rule(),
     )
     config = Genesis(
         params,

@@ -25,7 +25,6 @@ from aci_ref.economics.invariants import (
 from aci_ref.economics.ledger import (
     Escrow,
     Ledger,
-    Role,
     StakePosition,
     Unbonding,
     escrow_lock,
@@ -36,15 +35,8 @@ from aci_ref.economics.ledger import (
     stake_key,
     transfer,
 )
-from aci_ref.economics.slashing import (
-    SLASHING_TABLE,
-    Evidence,
-    SlashingTable,
-    SlashRecord,
-    SlashRule,
-    Violation,
-    slash,
-)
+from aci_ref.economics.records import Evidence, Role, SlashRecord, Violation
+from aci_ref.economics.slashing import SLASHING_TABLE, SlashingTable, SlashRule, slash
 from aci_ref.economics.staking import (
     bond,
     is_active,

@@ -12,31 +12,20 @@ implementation refuses the same input for the same reason; spec/economics.md lis
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import Any, Final, TypeGuard
 
 import icontract
 import immutables
 
 from aci_ref.contracts import CONTRACTS_ON
+from aci_ref.economics.records import Role as Role
+from aci_ref.economics.records import SlashRecord
 from aci_ref.errors import InvariantViolation, Rejection, reject
-
-if TYPE_CHECKING:
-    from aci_ref.economics.slashing import SlashRecord
 
 KEY_SEPARATOR = "/"
 """Separates account and role in a stake key ("alice/worker"); account names may not hold it."""
-
-
-class Role(StrEnum):
-    """ref: ledger — the roles that bond stake (Definition 1 and Table 6; clients bond none)."""
-
-    VALIDATOR = "validator"
-    VERIFIER = "verifier"
-    WORKER = "worker"
-    LP = "lp"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,12 +103,95 @@ def negative_amounts(ledger: Ledger) -> list[str]:
     return found
 
 
+# ---- the invariant, checked at every construction, at the cost of what changed ---------------
+#
+# A transition replaces one or two of the ledger's maps and keeps the others (and, inside a
+# replaced stakes map, every position but one or two). The maps and positions are immutable, so
+# what each holds and whether it holds a negative amount is computed once per object and
+# remembered by identity (a bounded memo that keeps the object alive, so an id is never reused
+# while it is remembered). The invariant below is still the whole law, over every amount; it is
+# only not recomputed for the parts that did not change. `invariants.check_ledger` recomputes
+# everything from scratch, for the state machine's checks after every step.
+
+_MEMO_SIZE: Final = 4096
+_Sums = tuple[int, bool]
+"""What a part of the ledger holds, and whether any amount in it is negative."""
+
+
+def _remembered(compute: Callable[[Any], _Sums]) -> Callable[[Any], _Sums]:
+    """`compute` memoized by the identity of immutable parts (persistent maps and positions)."""
+    memo: dict[int, tuple[object, _Sums]] = {}
+
+    def sums(part: Any) -> _Sums:
+        if type(part) not in (immutables.Map, StakePosition):
+            return compute(part)
+        entry = memo.get(id(part))
+        if entry is not None and entry[0] is part:
+            return entry[1]
+        found = compute(part)
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        memo[id(part)] = (part, found)
+        return found
+
+    return sums
+
+
+@_remembered
+def _balance_sums(balances: Mapping[str, int]) -> _Sums:
+    values = balances.values()
+    return sum(values), min(values, default=0) < 0
+
+
+@_remembered
+def _position_sums(position: StakePosition) -> _Sums:
+    unbonding = [entry.amount for entry in position.unbonding]
+    negative = (
+        position.bonded < 0
+        or position.locked < 0
+        or position.capacity < 0
+        or position.slashed < 0
+        or min(unbonding, default=0) < 0
+    )
+    return position.bonded + position.locked + sum(unbonding), negative
+
+
+@_remembered
+def _stake_sums(stakes: Mapping[str, StakePosition]) -> _Sums:
+    total, negative = 0, False
+    for position in stakes.values():
+        held, below = _position_sums(position)
+        total += held
+        negative = negative or below
+    return total, negative
+
+
+@_remembered
+def _escrow_sums(escrow: Mapping[str, Escrow]) -> _Sums:
+    amounts = [entry.amount for entry in escrow.values()]
+    return sum(amounts), min(amounts, default=0) < 0
+
+
 def _conserved(ledger: Ledger) -> bool:
-    return held_total(ledger) == ledger.supply
+    """balances + stake + escrow + burned == supply (the same sum as `held_total`)."""
+    held = (
+        _balance_sums(ledger.balances)[0]
+        + _stake_sums(ledger.stakes)[0]
+        + _escrow_sums(ledger.escrow)[0]
+        + ledger.burned
+    )
+    return held == ledger.supply
 
 
 def _non_negative(ledger: Ledger) -> bool:
-    return not negative_amounts(ledger)
+    """No amount is negative (the same amounts `negative_amounts` names)."""
+    return (
+        ledger.supply >= 0
+        and ledger.burned >= 0
+        and not _balance_sums(ledger.balances)[1]
+        and not _stake_sums(ledger.stakes)[1]
+        and not _escrow_sums(ledger.escrow)[1]
+    )
 
 
 @icontract.invariant(

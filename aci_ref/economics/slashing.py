@@ -3,41 +3,33 @@
 A slash needs evidence: a 32-byte digest of the proof material, used at most once. The amount
 is a fraction of everything the position holds, unbonding stake included (that is what the
 unbonding delay is for); it is taken from bonded, then locked, then unbonding stake newest
-first. A share goes to the reporter, the rest is burned.
+first. A share goes to the reporter, the rest is burned. The records a slash takes and leaves
+(`Violation`, `Evidence`, `SlashRecord`) live in `records`, shared with the ledger.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from types import MappingProxyType
 
 from aci_ref.economics.ledger import (
     Ledger,
-    Role,
     StakePosition,
     Unbonding,
     _check_role,
     keeps_supply,
     stake_key,
 )
+from aci_ref.economics.records import Evidence as Evidence
+from aci_ref.economics.records import Role
+from aci_ref.economics.records import SlashRecord as SlashRecord
+from aci_ref.economics.records import Violation as Violation
 from aci_ref.errors import ParamsError, Rejection, reject
 from aci_ref.params import BPS, Params
 
 EVIDENCE_ID_BYTES = 32
 """An evidence id is a SHA-256 digest of the proof material."""
-
-
-class Violation(StrEnum):
-    """ref: slashing — the violations that cost stake (Table 2's rows, plus a failed accusation)."""
-
-    WRONG_OUTPUT = "wrong_output"
-    INVALID_ATTESTATION = "invalid_attestation"
-    TIMEOUT = "timeout"
-    LOW_QUALITY = "low_quality"
-    SYBIL = "sybil"
-    FALSE_ACCUSATION = "false_accusation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,37 +91,6 @@ decay; Sybil 100 %, by network analysis. All five slash the worker. The referenc
 row (errata E11): a verifier whose accusation arbitration rejects loses
 `slash_false_accusation_bps` of its verifier stake.
 """
-
-
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    """ref: slashing — the proof that a slash is due; `evidence_id` is the digest of the proof."""
-
-    violation: Violation
-    offender: str
-    role: Role
-    evidence_id: bytes
-    reporter: str | None = None
-    detail: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class SlashRecord:
-    """ref: slash application — what one slash took, from where, and where it went."""
-
-    evidence_id: bytes
-    violation: Violation
-    offender: str
-    role: Role
-    stake_at_risk: int
-    rate_bps: int
-    amount: int
-    from_bonded: int
-    from_locked: int
-    from_unbonding: int
-    reporter: str | None
-    reporter_reward: int
-    burned: int
 
 
 def _take(position: StakePosition, amount: int) -> tuple[StakePosition, int, int, int]:

@@ -117,7 +117,12 @@ class SybilEvidence:
 
     def offence_id(self, worker: str) -> bytes:
         """The offence of one identity: `worker` posed as a separate machine on this platform."""
-        return _offence("sybil", {"platform_key": self.platform_key, "worker": worker})
+        return sybil_offence_id(self.platform_key, worker)
+
+
+def sybil_offence_id(platform_key: bytes, worker: str) -> bytes:
+    """Table 2 row Sybil (offence): `worker` posed as a separate machine on `platform_key`."""
+    return _offence("sybil", {"platform_key": platform_key, "worker": worker})
 
 
 Evidence = WrongOutputEvidence | InvalidAttestationEvidence | SybilEvidence

@@ -7,10 +7,51 @@ plain integers so that the metrics check of Algorithm 2 line 4 is exact.
 
 from __future__ import annotations
 
+import math
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
+
+from aci_ref.errors import RejectedError, Rejection
+
+
+class InputEncoding(StrEnum):
+    """ref: model inputs (errata E71) — how a model reads its input bytes."""
+
+    FLOAT32_VECTOR = "float32_vector"  # little-endian float32 values, every one finite
+    TEXT = "text"  # ASCII characters drawn from the rule's alphabet
+
+
+@dataclass(frozen=True, slots=True)
+class InputRule:
+    """ref: model inputs (errata E71) — the one input shape a model can run.
+
+    `length` is the exact input size in bytes; `alphabet` the characters a TEXT input may use.
+    """
+
+    encoding: InputEncoding
+    length: int
+    alphabet: str = ""
+
+
+def check_input(rule: InputRule, data: bytes, max_bytes: int) -> None:
+    """ref: model inputs (errata E71) — refuse an input no worker could run, before it is stored.
+
+    In order: more than `max_bytes` → `input_too_large`; not exactly `rule.length` bytes, a
+    non-finite float32, or a character outside the alphabet → `input_unrunnable`.
+    """
+    if len(data) > max_bytes:
+        raise RejectedError(Rejection.INPUT_TOO_LARGE, f"{len(data)} bytes > {max_bytes}")
+    if len(data) != rule.length:
+        raise RejectedError(Rejection.INPUT_UNRUNNABLE, f"{len(data)} bytes, needs {rule.length}")
+    if rule.encoding is InputEncoding.FLOAT32_VECTOR:
+        if len(data) % 4 or not all(math.isfinite(v) for (v,) in struct.iter_unpack("<f", data)):
+            raise RejectedError(Rejection.INPUT_UNRUNNABLE, "not finite float32 values")
+    elif not set(data.decode("latin-1")) <= set(rule.alphabet):
+        raise RejectedError(Rejection.INPUT_UNRUNNABLE, "a character outside the vocabulary")
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import _CacheInfo, lru_cache
 from typing import Final
 
 from aci_ref.crypto import KeyPair, sha256, verify_signature
@@ -148,10 +149,68 @@ def provision_enclave(
     return launch_enclave(certify_platform(vendor, platform.public), platform, enclave_key, program)
 
 
+CHAIN_CACHE_SIZE: Final = 1024
+"""How many verified chains `verify_chain` remembers (least recently used dropped first)."""
+
+
 def verify_chain(
     platform_cert: Certificate, enclave_cert: Certificate, anchors: TrustAnchors
 ) -> bytes:
     """§3.2, DESIGN §4: TEE_VERIFY of the simulated chain; returns the certified enclave key.
+
+    Refuses with `attestation_bad_cert_chain` when a certificate has the wrong kind, the platform
+    certificate's issuer is not a trusted vendor root, the enclave certificate is not issued by the
+    certified platform key, or either signature fails; and with `attestation_unknown_measurement`
+    when the chain is sound but the enclave runs a program that is not on the allow-list.
+
+    A worker presents the same chain with every result, so a chain that verified is remembered
+    (a bounded cache of this pure function: the answer is always the one recomputing gives).
+    Only chains whose every field has exactly its declared type are remembered: equal inputs of
+    exact types make the same statement, whereas a str equal to a `CertKind` member, or a
+    bytearray equal to some bytes, must be judged afresh. Refusals are never remembered.
+    """
+    if _exact(platform_cert) and _exact(enclave_cert) and _exact_anchors(anchors):
+        return _verified_chain(platform_cert, enclave_cert, anchors)
+    return verify_chain_uncached(platform_cert, enclave_cert, anchors)
+
+
+def _exact(cert: Certificate) -> bool:
+    return (
+        type(cert) is Certificate
+        and type(cert.kind) is CertKind
+        and type(cert.issuer) is bytes
+        and type(cert.subject) is bytes
+        and type(cert.measurement) is bytes
+        and type(cert.signature) is bytes
+    )
+
+
+def _exact_anchors(anchors: TrustAnchors) -> bool:
+    return (
+        type(anchors) is TrustAnchors
+        and type(anchors.vendor_roots) is tuple
+        and type(anchors.measurements) is tuple
+        and all(type(root) is bytes for root in anchors.vendor_roots)
+        and all(type(measurement) is bytes for measurement in anchors.measurements)
+    )
+
+
+@lru_cache(maxsize=CHAIN_CACHE_SIZE)
+def _verified_chain(
+    platform_cert: Certificate, enclave_cert: Certificate, anchors: TrustAnchors
+) -> bytes:
+    return verify_chain_uncached(platform_cert, enclave_cert, anchors)
+
+
+def chain_cache_info() -> _CacheInfo:
+    """§3.2, DESIGN §4: hits, misses and size of `verify_chain`'s cache (tests, benchmarks)."""
+    return _verified_chain.cache_info()
+
+
+def verify_chain_uncached(
+    platform_cert: Certificate, enclave_cert: Certificate, anchors: TrustAnchors
+) -> bytes:
+    """§3.2, DESIGN §4: TEE_VERIFY of the simulated chain, computed afresh (see `verify_chain`).
 
     Refuses with `attestation_bad_cert_chain` when a certificate has the wrong kind, the platform
     certificate's issuer is not a trusted vendor root, the enclave certificate is not issued by the

@@ -45,13 +45,17 @@ class ExpectedJob:
     """Algorithm 2 line 3 (what the chain knows): the job an attestation must be about.
 
     `not_before_ms` is the earliest time a run may have started (the moment the job was escrowed):
-    an attestation of an earlier run was not made for this job.
+    an attestation of an earlier run was not made for this job. `not_after_ms` is the latest
+    time it may have ended (the job's deadline) and `enclave_key` the enclave the job was
+    assigned to; None where the checker does not know them.
     """
 
     job_id: bytes
     h_input: bytes
     h_model: bytes
     not_before_ms: int
+    not_after_ms: int | None = None
+    enclave_key: bytes | None = None
 
 
 # ---- Level 1 -----------------------------------------------------------------------------------
@@ -109,17 +113,21 @@ def check_attestation(
 
     In this order, each failure with its code:
     1. TEE chain (line 2): `verify_chain` → `attestation_bad_cert_chain` /
-       `attestation_unknown_measurement`;
+       `attestation_unknown_measurement`; the certified enclave is the job's assigned one, when
+       known → `attestation_bad_cert_chain`;
     2. signature (line 2): the certified enclave key signed `signed_bytes()` →
        `attestation_bad_signature`;
     3. job binding: job id equals the expected job's → `attestation_wrong_job`;
     4. hash chain (line 3): h_input, h_model equal the job's → `attestation_wrong_input`,
        `attestation_wrong_model`; h_output = SHA-256(output) → `attestation_wrong_output`;
-    5. freshness: t_start_ms ≥ not_before_ms → `attestation_stale`;
+    5. freshness: t_start_ms ≥ not_before_ms and, when the deadline is known, t_start_ms +
+       duration_ms ≤ not_after_ms → `attestation_stale`;
     6. metrics (line 4): `check_metrics` → `metrics_inconsistent`.
     Replays of one attestation for one job are the chain's to refuse (`attestation_digest`).
     """
     enclave_key = verify_chain(attestation.platform_cert, attestation.enclave_cert, anchors)
+    if expected.enclave_key is not None and enclave_key != expected.enclave_key:
+        raise RejectedError(Rejection.ATTESTATION_BAD_CERT_CHAIN, "not the assigned enclave")
     if not verify_signature(enclave_key, attestation.signed_bytes(), attestation.signature):
         raise RejectedError(Rejection.ATTESTATION_BAD_SIGNATURE, "enclave signature fails")
     if attestation.job_id != expected.job_id:
@@ -134,6 +142,11 @@ def check_attestation(
         raise RejectedError(
             Rejection.ATTESTATION_STALE,
             f"run started {attestation.t_start_ms} < {expected.not_before_ms}",
+        )
+    ended = attestation.t_start_ms + attestation.duration_ms
+    if expected.not_after_ms is not None and ended > expected.not_after_ms:
+        raise RejectedError(
+            Rejection.ATTESTATION_STALE, f"run ended {ended} > deadline {expected.not_after_ms}"
         )
     check_metrics(attestation.metrics, attestation.duration_ms, profile, hardware, params)
 

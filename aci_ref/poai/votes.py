@@ -98,33 +98,32 @@ class Verdict:
     voters: tuple[str, ...]
 
 
-def aggregate_votes(
-    job_id: bytes,
-    votes: Sequence[Vote],
-    stakes: Mapping[str, int],
-    keys: Mapping[str, bytes],
-    quorum_bps: int,
+def tally_votes(
+    job_id: bytes, votes: Sequence[Vote], stakes: Mapping[str, int], quorum_bps: int
 ) -> Verdict:
-    """Algorithm 1 line 12: aggregate verification votes, stake-weighted, one vote per verifier.
+    """Algorithm 1 line 12: aggregate admitted verification votes, stake-weighted, one per voter.
 
-    The committee is the key set of `stakes` (each member's stake); `keys` holds their public
-    keys. Every vote is admitted by `check_vote`; a second vote by the same verifier is refused
-    with `duplicate_vote` (even if identical). With S the committee's total stake, the job is
-    ACCEPTED when accept_stake · 10000 ≥ quorum_bps · S, REJECTED when reject_stake · 10000 ≥
-    quorum_bps · S, UNDECIDED otherwise (wait for more votes or the deadline). Refuses a quorum of
-    at most 5000 bps with `quorum_not_majority` (both sides could win) and a negative stake with
-    `bad_input`. The tally is over the committee's stake, not the voters', so a lone voter cannot
-    decide for a silent committee.
+    The committee is the key set of `stakes` (each member's stake, as drawn); every vote must
+    already have passed `check_vote` (a chain admits each vote once, when it arrives). A vote
+    from outside the committee is refused with `not_a_verifier`, a second vote by the same
+    verifier with `duplicate_vote`. With S the committee's total stake, the job is ACCEPTED when
+    accept_stake · 10000 ≥ quorum_bps · S, REJECTED when reject_stake · 10000 ≥ quorum_bps · S,
+    UNDECIDED otherwise (wait for more votes or the deadline). Refuses a quorum of at most
+    5000 bps with `quorum_not_majority` (both sides could win) and a negative stake with
+    `bad_input`. The tally is over the committee's stake, not the voters', so a lone voter
+    cannot decide for a silent committee.
     """
     if quorum_bps <= BPS // 2 or quorum_bps > BPS:
         raise RejectedError(Rejection.QUORUM_NOT_MAJORITY, f"{quorum_bps} bps")
     if any(stake < 0 for stake in stakes.values()):
         raise RejectedError(Rejection.BAD_INPUT, "negative stake")
-    members = {name: keys[name] for name in stakes if name in keys}
     seen: set[str] = set()
     accept_stake = reject_stake = 0
     for vote in votes:
-        check_vote(vote, job_id, members)
+        if vote.job_id != job_id:
+            raise RejectedError(Rejection.VOTE_WRONG_JOB, vote.job_id.hex()[:16])
+        if vote.verifier not in stakes:
+            raise RejectedError(Rejection.NOT_A_VERIFIER, vote.verifier)
         if vote.verifier in seen:
             raise RejectedError(Rejection.DUPLICATE_VOTE, vote.verifier)
         seen.add(vote.verifier)
@@ -140,6 +139,24 @@ def aggregate_votes(
     else:
         outcome = Outcome.UNDECIDED
     return Verdict(job_id, outcome, accept_stake, reject_stake, total, tuple(sorted(seen)))
+
+
+def aggregate_votes(
+    job_id: bytes,
+    votes: Sequence[Vote],
+    stakes: Mapping[str, int],
+    keys: Mapping[str, bytes],
+    quorum_bps: int,
+) -> Verdict:
+    """Algorithm 1 line 12 (off-chain): `check_vote` every vote, then `tally_votes`.
+
+    `keys` holds the committee members' public keys. For a tally that already admitted its votes
+    one by one, call `tally_votes` (each signature is verified once).
+    """
+    members = {name: keys[name] for name in stakes if name in keys}
+    for vote in votes:
+        check_vote(vote, job_id, members)
+    return tally_votes(job_id, votes, stakes, quorum_bps)
 
 
 def committee(
@@ -220,25 +237,17 @@ def arbitration_committee(
 
 
 def verification_verdict(
-    params: Params,
-    job_id: bytes,
-    votes: Sequence[Vote],
-    stakes: Mapping[str, int],
-    keys: Mapping[str, bytes],
+    params: Params, job_id: bytes, votes: Sequence[Vote], stakes: Mapping[str, int]
 ) -> Verdict:
-    """ref: vote tally (errata E10, E56) — `aggregate_votes` at `verification_quorum_bps`."""
-    return aggregate_votes(job_id, votes, stakes, keys, params.verification_quorum_bps)
+    """ref: vote tally (errata E10, E56) — `tally_votes` at `verification_quorum_bps`."""
+    return tally_votes(job_id, votes, stakes, params.verification_quorum_bps)
 
 
 def arbitration_verdict(
-    params: Params,
-    job_id: bytes,
-    votes: Sequence[Vote],
-    stakes: Mapping[str, int],
-    keys: Mapping[str, bytes],
+    params: Params, job_id: bytes, votes: Sequence[Vote], stakes: Mapping[str, int]
 ) -> Verdict:
-    """ref: vote tally (errata E11, E56) — `aggregate_votes` at `arbitration_quorum_bps`.
+    """ref: vote tally (errata E11, E56) — `tally_votes` at `arbitration_quorum_bps`.
 
     An arbiter votes accept when the worker's output matches its own re-execution.
     """
-    return aggregate_votes(job_id, votes, stakes, keys, params.arbitration_quorum_bps)
+    return tally_votes(job_id, votes, stakes, params.arbitration_quorum_bps)

@@ -40,7 +40,7 @@ from aci_ref.poai.matching import (
     seed_from_job,
     token_draw,
 )
-from aci_ref.poai.profiles import ModelProfile
+from aci_ref.poai.profiles import InputEncoding, InputRule, ModelProfile, check_input
 
 __all__ = [
     "LAZY_MODES",
@@ -268,9 +268,13 @@ class Workload:
         """A verifier's re-execution to compare `claimed` against (a plain run by default)."""
         return self.run(data, seed, threads=threads, variant=variant)
 
-    def check_input(self, data: bytes) -> None:
-        """Refuse, with `bad_input`, an input this model cannot run (before anyone runs it)."""
+    def input_rule(self) -> InputRule:
+        """ref: model inputs (errata E71) — the input shape this model runs (the chain's rule)."""
         raise NotImplementedError
+
+    def check_input(self, data: bytes) -> None:
+        """Refuse an input this model cannot run, by `input_rule` (the chain's own check)."""
+        check_input(self.input_rule(), data, max_bytes=len(data))
 
     def make_input(self, index: int) -> bytes:
         """A deterministic valid input, the `index`-th of an endless sequence."""
@@ -300,16 +304,13 @@ class MlpWorkload(Workload):
         return ModelProfile(flops, self.weight_bytes())
 
     def _decode(self, data: bytes) -> torch.Tensor:
-        if len(data) != 4 * self.d_in:
-            raise RejectedError(Rejection.BAD_INPUT, f"expected {self.d_in} float32 values")
+        self.check_input(data)
         values = np.frombuffer(data, dtype="<f4").astype(np.float32)
-        if not np.isfinite(values).all():
-            raise RejectedError(Rejection.BAD_INPUT, "non-finite input value")
         return torch.from_numpy(values.copy()).unsqueeze(0)
 
-    def check_input(self, data: bytes) -> None:
-        """ref: workloads (DESIGN §5) — d_in finite float32 values, else `bad_input`."""
-        self._decode(data)
+    def input_rule(self) -> InputRule:
+        """ref: model inputs (errata E71) — d_in finite little-endian float32 values."""
+        return InputRule(InputEncoding.FLOAT32_VECTOR, 4 * self.d_in)
 
     def run(self, data: bytes, seed: int, *, threads: int = 1, variant: str = "reference") -> bytes:
         """ref: workloads (DESIGN §5) — the logits of one input vector."""
@@ -382,20 +383,12 @@ class CharLmWorkload(Workload):
         return ModelProfile(sum(self.forward_flops(n) for n in steps), self.weight_bytes())
 
     def _prompt(self, data: bytes) -> list[int]:
-        try:
-            text = data.decode("ascii")
-        except UnicodeDecodeError:
-            raise RejectedError(Rejection.BAD_INPUT, "prompt is not ASCII") from None
-        if len(text) != self.prompt_len or any(ch not in VOCAB for ch in text):
-            raise RejectedError(
-                Rejection.BAD_INPUT,
-                f"prompt must be {self.prompt_len} characters of the vocabulary",
-            )
-        return [VOCAB.index(ch) for ch in text]
+        self.check_input(data)
+        return [VOCAB.index(ch) for ch in data.decode("ascii")]
 
-    def check_input(self, data: bytes) -> None:
-        """ref: workloads (DESIGN §5) — prompt_len ASCII vocabulary characters, else `bad_input`."""
-        self._prompt(data)
+    def input_rule(self) -> InputRule:
+        """ref: model inputs (errata E71) — prompt_len ASCII characters of the vocabulary."""
+        return InputRule(InputEncoding.TEXT, self.prompt_len, VOCAB)
 
     def _fillers(self, data: bytes) -> list[list[int]]:
         gen = _generator(_seed(INPUT_DOMAIN, fill=data))

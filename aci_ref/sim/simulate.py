@@ -55,6 +55,7 @@ from aci_ref.events import (
     job_id_of,
     sign_event,
 )
+from aci_ref.market.jobs import sla_bounds
 from aci_ref.params import Params, default_params
 from aci_ref.poai.attestation import Metrics, honest_metrics, sign_attestation
 from aci_ref.poai.matching import compare_outputs, seed_from_job
@@ -237,7 +238,9 @@ class Simulation:
             Account(w.actor.name, w.actor.key.public, worker_funds) for w in self.workers.values()
         ]
         models = tuple(
-            ModelInfo(m, w.h_model, w.kind, RESOURCE_CLASS, MODEL_UNITS[m], w.profile())
+            ModelInfo(
+                m, w.h_model, w.kind, RESOURCE_CLASS, MODEL_UNITS[m], w.profile(), w.input_rule()
+            )
             for m, w in sorted(self.workloads.items())
         )
         anchors = TrustAnchors.of([self.vendor.public], [measurement_of(WORKER_PROGRAM)])
@@ -318,7 +321,8 @@ class Simulation:
         workload = self.workloads[model_id]
         data = workload.make_input(self.rng.randrange(1 << 30))
         budget = self.params.tokens(1000)
-        sla_ms = 2 * self.block_ms
+        shortest, longest = sla_bounds(self.params)
+        sla_ms = max(shortest, min(2 * self.block_ms, longest))
         self.tally.submitted += 1
         effects = self.submit(client.sign(RequestQuote(model_id, data, sla_ms, budget)))
         if effects is None:

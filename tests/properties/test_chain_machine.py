@@ -39,7 +39,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from aci_ref.chain import Attested, ChainState, Effects, Quoted, Settled, Slashed
-from aci_ref.chain_invariants import HOLDING, check_chain, check_effects
+from aci_ref.chain.invariants import HOLDING, check_chain, check_effects
 from aci_ref.economics.ledger import Role, stake_key
 from aci_ref.economics.slashing import Violation
 from aci_ref.encoding import canonical_bytes
@@ -60,7 +60,7 @@ from aci_ref.events import (
 from aci_ref.events import ReportInvalidAttestation as Report
 from aci_ref.market.hmm import curve_constant, spot_price
 from aci_ref.market.hmm import invariant as hamiltonian
-from aci_ref.market.jobs import JobStatus
+from aci_ref.market.jobs import EVENT_TRANSITIONS, JobEvent, JobStatus, execution_overdue
 from aci_ref.poai.attestation import attestation_digest
 from tests.chain_world import (
     BLOCK_MS,
@@ -136,7 +136,7 @@ class ChainMachine(RuleBasedStateMachine):
         self.truth: dict[str, bool] = {}  # job → was its accepted output correct
         self.accused: set[tuple[str, str]] = set()  # (verifier, job) rejecting votes
         self.submissions: dict[bytes, Submission] = {}
-        self.reported: set[bytes] = set()
+        self.reported: set[tuple[bytes, str]] = set()
         self.accepted_results: list[SubmitResult] = []
 
     @initialize(data=st.data())
@@ -190,10 +190,13 @@ class ChainMachine(RuleBasedStateMachine):
                 assert (offender, job) in self.accused, "false-accusation slash without a vote"
                 assert self.truth.get(job) is True, "accuser slashed though the output was wrong"
             elif violation is Violation.INVALID_ATTESTATION:
-                evidence = self.submissions.get(effect.record.evidence_id)
-                assert evidence is not None, "invalid-attestation slash without a submission"
-                assert evidence.fails_level1, "invalid-attestation slash of a valid attestation"
-                assert evidence.event.sender == offender
+                # The offence is (attestation, job): some recorded submission of it must fail.
+                found = [
+                    s
+                    for s in self.submissions.values()
+                    if s.job_key == job and s.event.sender == offender and s.fails_level1
+                ]
+                assert found, "invalid-attestation slash without a failing submission"
             elif violation is Violation.TIMEOUT:
                 assert job not in self.truth, "timeout slash of a job that delivered"
             elif violation is Violation.LOW_QUALITY:
@@ -352,18 +355,23 @@ class ChainMachine(RuleBasedStateMachine):
         assert isinstance(body, SubmitResult)
         accepted = attestation_digest(body.attestation).hex() in self.state.attestations
         held = self.world.stake(signer, Role.WORKER)
+        status = self.state.jobs[submission.job_key].status
+        offence = (attestation_digest(body.attestation), submission.job_key)
         outcome = self.attempt(self.world.sign(reporter, Report(submission.event)))
-        if not (submission.fails_level1 and by_worker) or accepted:
+        if (status, JobEvent.REPORT) not in EVENT_TRANSITIONS:
+            # Only a job its worker was assigned can hold evidence against it.
+            assert outcome in {Rejection.ILLEGAL_TRANSITION, Rejection.ALREADY_SETTLED}, outcome
+        elif not (submission.fails_level1 and by_worker) or accepted:
             # A replay of an attestation the chain accepted for its own job is no evidence.
             assert outcome is Rejection.EVIDENCE_MISMATCH
-        elif digest in self.reported:
+        elif offence in self.reported:
             assert outcome is Rejection.DUPLICATE_EVIDENCE
         elif held == 0:
             # Nothing left to take: the report is admitted and slashes nothing.
             assert not isinstance(outcome, Rejection), outcome
         else:
             assert not isinstance(outcome, Rejection), outcome
-            self.reported.add(digest)
+            self.reported.add(offence)
 
     # ---- rules: the sequencer ---------------------------------------------------------------
 
@@ -374,13 +382,17 @@ class ChainMachine(RuleBasedStateMachine):
             if deadline < now and self.behaviour(worker) in PUNCTUAL:
                 self.deliver(key, cheat=True)
         before = self.state
-        executing = dict(self.state.executing.items())
+        height = self.state.height + 1
+        overdue = {
+            key: execution_overdue(self.state.params, self.state.jobs[key], height, now)
+            for key in self.state.executing
+        }
         outcome = self.attempt(self.world.seal_event(advance, beacon))
         assert not isinstance(outcome, Rejection), f"the sequencer's block was refused: {outcome}"
         assert not sampling_errors(before, self.state, beacon), "sampling off the beacon draw"
-        for key, deadline in executing.items():
+        for key, due in overdue.items():
             timed_out = self.state.jobs[key].status is JobStatus.REFUNDED
-            assert timed_out == (deadline < now), "a deadline was not enforced exactly"
+            assert timed_out == due, "a deadline was not enforced exactly"
 
     @rule(advance=st.sampled_from(ADVANCES), beacon=st.binary(min_size=32, max_size=32))
     def seal_block(self, advance: int, beacon: bytes) -> None:

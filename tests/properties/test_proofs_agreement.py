@@ -1,5 +1,6 @@
 """Z3 and exact rational arithmetic agree: on the instantiated formulas at sampled points, and on
-the checks' verdicts at sampled parameter sets (each compared with a closed-form exact test)."""
+the checks' verdicts at sampled parameter sets (each compared with a closed-form exact test); and
+the price range the checks use holds every quote the market gives."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ from fractions import Fraction
 from hypothesis import given
 from hypothesis import strategies as st
 
+from aci_ref.errors import RejectedError
+from aci_ref.market import hmm
 from aci_ref.params import BPS, Params, default_params
 from proofs import proposition5, theorem1, theorem2, theorem3, theorem4
-from proofs.model import JOB_PRICE_MAX, power_bounds
+from proofs.model import power_bounds
+from proofs.prices import LARGEST_MODEL_UNITS, price_range
 
 rates = st.fractions(min_value=Fraction(1, 10_000), max_value=1, max_denominator=10_000)
 probabilities = st.fractions(min_value=0, max_value=1, max_denominator=1000)
@@ -120,6 +124,8 @@ def test_worst_case_is_the_fully_lazy_worker(
 
 # --- whole checks at sampled parameters, against closed-form exact verdicts ------------------
 
+reference_prices = st.fractions(min_value=Fraction(1, 10**6), max_value=2, max_denominator=10**6)
+
 
 @st.composite
 def parameter_sets(draw: st.DrawFn) -> Params:
@@ -132,6 +138,9 @@ def parameter_sets(draw: st.DrawFn) -> Params:
         slash_wrong_output_bps=draw(st.integers(0, BPS)),
         slash_reporter_reward_bps=draw(st.integers(0, BPS)),
         worker_stake_per_capacity_unit=draw(st.integers(0, 2_000)),
+        hmm_reference_price=draw(reference_prices),
+        hmm_reserve_bps=draw(st.integers(1, 20_000)),
+        hmm_risk_fee_bps=draw(st.integers(0, BPS)),
     )
 
 
@@ -143,7 +152,7 @@ def test_checks_agree_with_exact_evaluation(params: Params) -> None:
         1 - Fraction(params.slash_reporter_reward_bps, BPS)
     )
     slash = params.worker_min_stake * loss
-    revenue = jobs * JOB_PRICE_MAX * Fraction(params.fee_worker_bps, BPS)
+    revenue = jobs * price_range(params).high * Fraction(params.fee_worker_bps, BPS)
 
     t1 = theorem1.detection_probability(alpha, per_epoch) >= theorem1.EPOCH_DETECTION_TARGET
     assert theorem1.check_theorem1(params).holds == t1
@@ -160,3 +169,51 @@ def test_checks_agree_with_exact_evaluation(params: Params) -> None:
     assert theorem4.check_theorem4(params).holds == t4
     # Theorem 3's condition is sufficient for Proposition 5's (union-bound lemma).
     assert p5 or not t3
+
+
+# --- the price range holds every quote (E68) -------------------------------------------------
+
+
+@st.composite
+def market_parameters(draw: st.DrawFn) -> Params:
+    return dataclasses.replace(
+        default_params(),
+        hmm_reference_price=draw(reference_prices),
+        hmm_reserve_bps=draw(st.sampled_from([1, 3, 333, 5000, 7001, 10_000, 30_000])),
+        hmm_market_fee_bps=draw(st.sampled_from([0, 0, 1, 250, BPS])),
+        hmm_risk_fee_bps=draw(st.sampled_from([0, 1000, 9999, BPS])),
+        quality_threshold=draw(st.fractions(min_value=0, max_value=1, max_denominator=BPS)),
+    )
+
+
+workers = st.lists(
+    st.tuples(
+        st.integers(1, 10**12),  # capacity
+        st.integers(1, BPS),  # quality_bps
+        st.fractions(min_value=0, max_value=1, max_denominator=64),  # share of it in use
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@given(market_parameters(), workers, st.integers(1, LARGEST_MODEL_UNITS))
+def test_every_quote_lies_in_the_price_range(
+    params: Params, table: list[tuple[int, int, Fraction]], units: int
+) -> None:
+    prices = price_range(params)
+    market = hmm.create_pool(hmm.Market(), params, "gpu")
+    try:
+        for i, (capacity, quality, _) in enumerate(table):
+            market = hmm.add_worker(market, params, "gpu", f"w{i}", capacity, 1, quality)
+        pool = market.pools["gpu"]
+        supply = pool.workers
+        for i, (capacity, _, busy) in enumerate(table):
+            taken = min(capacity, int(capacity * busy))
+            supply = supply.set(f"w{i}", dataclasses.replace(supply[f"w{i}"], in_use=taken))
+        pool = hmm.reprice(pool, supply)
+        quoted = hmm.quote(hmm.Market(pools=market.pools.set("gpu", pool)), params, "gpu", units)
+    except RejectedError:
+        return  # no quote at all (no eligible worker with room, or out of the pool's range)
+    price = Fraction(quoted.price, params.token_base_units)
+    assert prices.low <= price <= prices.high

@@ -20,7 +20,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 import aci_ref.chain
 from aci_ref.chain import ChainState, Effect, Refunded, Settled, Slashed
-from aci_ref.chain_invariants import (
+from aci_ref.chain.invariants import (
     check_attestations,
     check_capacity,
     check_chain,
@@ -287,8 +287,7 @@ def _settled(b: Base) -> Settled:
 def slashed_world() -> World:
     """A chain whose one job timed out: its history holds exactly one slash."""
     world = build_world(params_at(Fraction(0)), label="invariants/slash")
-    world.order("client-0")
-    world.seal(advance_ms=10**6)
+    world.time_out(world.order("client-0"))
     return world
 
 
@@ -402,7 +401,7 @@ def test_skipped_level1_is_caught_by_check_chain(monkeypatch: pytest.MonkeyPatch
     job_id = world.order("client-0")
     forged = world.result_event(job_id, h_output=sha256(b"not the output"))
     assert world.refuse(forged) is Rejection.ATTESTATION_WRONG_OUTPUT  # the real chain
-    monkeypatch.setattr(aci_ref.chain, "check_attestation", _skip_level1)
+    monkeypatch.setattr(aci_ref.chain.jobs, "check_attestation", _skip_level1)
     world.apply(forged)  # the mutant accepts it
     world.seal()
     assert world.job(job_id).status is JobStatus.SETTLED
@@ -424,7 +423,7 @@ def test_sampling_that_never_selects_is_caught(monkeypatch: pytest.MonkeyPatch) 
 
     before, after, beacon, _ = lazy_job_at_rate_one()
     assert not sampling_errors(before, after, beacon)  # the real chain samples it
-    monkeypatch.setattr(aci_ref.chain, "selected_for_reexecution", _never_sample)
+    monkeypatch.setattr(aci_ref.chain.block, "selected_for_reexecution", _never_sample)
     before, after, beacon, world = lazy_job_at_rate_one()
     assert sampling_errors(before, after, beacon)  # the mutant paid a wrong output unchecked
     (paid,) = [e for e in world.log if isinstance(e, Settled)]
@@ -440,8 +439,8 @@ class RateOneMachine(ChainMachine):
 @pytest.mark.parametrize(
     ("target", "mutant", "machine", "complaint"),
     [
-        ("check_attestation", _skip_level1, ChainMachine, "careless result|does not hash"),
-        ("selected_for_reexecution", _never_sample, RateOneMachine, "sampling off"),
+        ("jobs.check_attestation", _skip_level1, ChainMachine, "careless result|does not hash"),
+        ("block.selected_for_reexecution", _never_sample, RateOneMachine, "sampling off"),
     ],
     ids=["no Level 1", "no sampling"],
 )
@@ -452,6 +451,7 @@ def test_state_machine_catches_mutated_chain(
     machine: type[ChainMachine],
     complaint: str,
 ) -> None:
-    monkeypatch.setattr(aci_ref.chain, target, mutant)
+    module, name = target.split(".")
+    monkeypatch.setattr(getattr(aci_ref.chain, module), name, mutant)
     with pytest.raises((AssertionError, InvariantViolation), match=complaint):
         run_state_machine_as_test(machine, settings=MUTATION_RUN)

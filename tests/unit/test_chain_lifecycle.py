@@ -15,11 +15,12 @@ from aci_ref.chain import (
     DisputeOpened,
     Expired,
     Refunded,
+    RefundReason,
     Sampled,
     Settled,
     Slashed,
 )
-from aci_ref.chain_invariants import check_chain, check_effects
+from aci_ref.chain.invariants import check_chain, check_effects
 from aci_ref.economics.fees import fee_split
 from aci_ref.economics.ledger import Role
 from aci_ref.economics.slashing import Violation
@@ -155,7 +156,7 @@ def test_careless_result_is_refused_and_reported_once() -> None:
     effects = world.act("validator-0", ReportInvalidAttestation(submission))
     (slash,) = [e for e in effects if isinstance(e, Slashed)]
     assert slash.violation is Violation.INVALID_ATTESTATION and slash.level == 1
-    assert slash.record.evidence_id == submission.digest()
+    assert slash.record.evidence_id != submission.digest()  # the offence, not the envelope (E59)
     assert slash.record.amount == stake * world.params.slash_invalid_attestation_bps // BPS
     again = world.sign("validator-1", ReportInvalidAttestation(submission))
     assert world.refuse(again) is Rejection.DUPLICATE_EVIDENCE
@@ -170,11 +171,13 @@ def test_job_without_result_times_out_after_the_deadline() -> None:
     job = world.job(job_id)
     assert job.deadline_ms == job.escrowed_at_ms + world.params.timeout_sla_multiple * SLA_MS
     stake = world.stake(job.worker, Role.WORKER)
+    world.seal()
     world.seal(advance_ms=job.deadline_ms - world.state.now_ms)  # at the deadline: still on time
     assert world.job(job_id).status is JobStatus.EXECUTING
+    assert world.state.height >= job.escrowed_height + world.params.min_sla_blocks
     effects = world.seal(advance_ms=1)
     (refund,) = [e for e in effects if isinstance(e, Refunded)]
-    assert (refund.job_id, refund.amount, refund.why) == (job_id, job.price, "timed_out")
+    assert (refund.job_id, refund.amount, refund.why) == (job_id, job.price, RefundReason.TIMED_OUT)
     assert world.job(job_id).status is JobStatus.REFUNDED
     assert world.balance(client) == paid_before
     (slash,) = slashes(world)
@@ -224,7 +227,7 @@ def test_low_quality_worker_is_slashed_at_epoch_close() -> None:
     misses = 0
     while not below_threshold(world.params, world.quality(worker)):
         job_id = world.order("client-0")
-        world.seal(advance_ms=world.job(job_id).deadline_ms - world.state.now_ms + 1)
+        world.time_out(job_id)
         assert world.job(job_id).status is JobStatus.REFUNDED
         misses += 1
     assert misses == 7  # 10000 → 9000 → … → 4782 bps with quality_ema_rate = 0.1
@@ -278,7 +281,7 @@ def test_block_times_out_a_job_of_a_worker_slashed_to_zero() -> None:
     world.seal()
     world.decide(caught)
     assert world.stake("lazy-0", Role.WORKER) == 0
-    world.seal(advance_ms=world.job(stalled).deadline_ms - world.state.now_ms + 1)
+    world.time_out(stalled)
     assert world.job(stalled).status is JobStatus.REFUNDED
 
 
@@ -337,7 +340,7 @@ def test_low_quality_slash_is_reachable_with_default_parameters() -> None:
     world = build_world(world_params(NEVER), workers=over_staked)
     for _ in range(20):  # each timeout moves quality 10 % of the way toward 0
         job_id = world.order("client-0")
-        world.seal(advance_ms=world.job(job_id).deadline_ms - world.state.now_ms + 1)
+        world.time_out(job_id)
         if any(below_threshold(world.params, world.quality(w)) for w in world.workers):
             break
     assert any(below_threshold(world.params, world.quality(w)) for w in world.workers)

@@ -379,9 +379,9 @@ CASES = [
     ),
     # -- stake, registration, liquidity
     Case(
-        "worker stake bonded directly",
+        "worker stake bonded by a non-worker",
         lambda p: p.world.sign("client-0", Bond(Role.WORKER, 1)),
-        Rejection.ROLE_NOT_STAKEABLE,
+        Rejection.UNKNOWN_WORKER,
     ),
     Case(
         "LP stake unbonded directly",

@@ -57,7 +57,7 @@ def test_an_old_valid_result_is_no_evidence_after_a_new_enclave() -> None:
     world = build_world(world_params(NEVER), workers=(WorkerSpec("honest-0", stake_multiple=2),))
     job_id = world.order("client-0")
     late = world.result_event(job_id)
-    world.seal(advance_ms=world.job(job_id).deadline_ms - world.state.now_ms + 1)
+    world.time_out(job_id)
     assert world.job(job_id).status is JobStatus.REFUNDED
     bonded = world.state.ledger.stakes["honest-0/worker"].bonded
     world.act("honest-0", Unbond(Role.WORKER, bonded))
@@ -74,7 +74,7 @@ def test_leaving_and_rejoining_keeps_quality_and_bans() -> None:
     world = build_world(world_params(NEVER), workers=over)
     job_id = world.order("client-0")
     worker = world.job(job_id).worker
-    world.seal(advance_ms=world.job(job_id).deadline_ms - world.state.now_ms + 1)
+    world.time_out(job_id)
     lowered = world.quality(worker)
     assert lowered < 10_000
     held = world.state.ledger.stakes[f"{worker}/worker"].bonded
@@ -145,11 +145,11 @@ def test_a_block_may_not_jump_past_an_epoch() -> None:
     world.seal(advance_ms=world.params.epoch_duration_ms)
 
 
-def test_an_sla_beyond_the_detection_horizon_is_refused() -> None:
+def test_an_sla_beyond_the_unbonding_delay_is_refused() -> None:
     world = build_world(world_params(NEVER))
-    too_long = world.params.epoch_duration_ms * world.params.detection_horizon_epochs + 1
+    too_long = world.params.unbonding_delay_ms // (3 * world.params.timeout_sla_multiple) + 1
     event = world.sign("client-0", RequestQuote(MODEL_ID, world.new_input(), too_long, 10**12))
-    assert world.refuse(event) is Rejection.BAD_INPUT
+    assert world.refuse(event) is Rejection.SLA_OUT_OF_RANGE
 
 
 def test_sealblock_fields_are_typed() -> None:

@@ -40,9 +40,13 @@ def test_params_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_params_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["params", "--check", str(DEFAULT_PARAMS_PATH)]) == 0
+    capsys.readouterr()
     bad = write_with(tmp_path, "fee_burn_bps", "999")
     assert main(["params", "--check", str(bad)]) == 2
-    assert "fee_worker_bps" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("aci-ref: error: parameters file ")
+    assert "fee_worker_bps" in captured.err and captured.err.count("\n") == 1
 
 
 def test_check_params_passes_and_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -71,13 +75,21 @@ def test_simulate_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert report["conservation_ok"] is True
     assert set(report["detected"]) >= {"level1", "level2", "level3"}
     assert set(report["fees"]) == {"worker", "validators", "verifiers", "lps", "burned"}
+    assert report["params_file"] == str(DEFAULT_PARAMS_PATH)
+    assert report["units"]["token_base_units"] == 1_000_000
+    assert "base units" in report["units"]["amounts"]
 
 
 def test_simulate_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", "--jobs", "30", "--quiet"]) == 0
-    assert "conservation" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "conservation" in out and "1 ACI = 1,000,000 base units" in out
 
 
-def test_simulate_refuses_a_bad_params_file(tmp_path: Path) -> None:
+def test_simulate_refuses_a_bad_params_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = write_with(tmp_path, "sampling_rate", "2")
     assert main(["simulate", "--jobs", "5", "--quiet", "--params", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "sampling_rate: 2 is outside (0, 1]" in err

@@ -34,7 +34,10 @@ from aci_ref.market.hmm import (
 from aci_ref.market.hmm_invariants import check_market
 from aci_ref.params import default_params
 
-P = default_params()
+# The worked examples of spec/hmm.md price capacity at 1 token a unit; the shipped reference
+# price is lower (errata E69), which changes no formula.
+SHIPPED = default_params()
+P = replace(SHIPPED, hmm_reference_price=Fraction(1))
 TOKEN = P.token_base_units
 
 
@@ -45,7 +48,7 @@ def one_worker_pool() -> Market:
 
 
 def test_defaults_match_the_parameters_file() -> None:
-    assert reference_price(P) == 1 * TOKEN
+    assert reference_price(SHIPPED) == TOKEN // 400
     assert (P.hmm_reserve_bps, P.hmm_market_fee_bps, P.hmm_risk_fee_bps) == (5000, 0, 1000)
 
 

@@ -7,14 +7,20 @@ from pathlib import Path
 
 import pytest
 
+import aci_ref.params
 from aci_ref.errors import ParamsError, Rejection
 from aci_ref.params import (
+    AMOUNT_LIMIT,
     DEFAULT_PARAMS_PATH,
+    EMBEDDED_DEFAULT,
+    MAX_TOKEN_BASE_UNITS,
     default_params,
+    default_params_text,
     load_params,
     param_names,
     param_sources,
     params_from_text,
+    params_origin,
 )
 
 TEXT = DEFAULT_PARAMS_PATH.read_text(encoding="utf-8")
@@ -114,3 +120,71 @@ def test_params_are_frozen() -> None:
     p = default_params()
     with pytest.raises(AttributeError):
         p.sampling_rate = Fraction(1)  # type: ignore[misc]
+
+
+def refused(text: str) -> ParamsError:
+    with pytest.raises(ParamsError) as caught:
+        params_from_text(text)
+    return caught.value
+
+
+def test_token_base_units_is_bounded_by_the_64_bit_amounts() -> None:
+    """10**15 used to pass and then crash the simulation; the bound keeps 2**63 in reach."""
+    error = refused(with_line("token_base_units", str(10**15)))
+    assert (error.rejection, error.key) == (Rejection.PARAMS_OUT_OF_RANGE, "token_base_units")
+    assert "64-bit" in str(error)
+    at_bound = params_from_text(with_line("token_base_units", str(MAX_TOKEN_BASE_UNITS)))
+    largest = max(at_bound.validator_min_stake, at_bound.verifier_min_stake)
+    assert at_bound.tokens(largest) < AMOUNT_LIMIT
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("validator_min_stake", str(10**13)),
+        ("lp_min_stake", str(10**13)),
+        ("worker_stake_per_capacity_unit", str(10**13)),
+        ("hmm_reference_price", "9223372036854.9"),
+    ],
+)
+def test_whole_token_keys_times_base_units_fit(key: str, value: str) -> None:
+    error = refused(with_line(key, value))
+    assert (error.rejection, error.key) == (Rejection.PARAMS_OUT_OF_RANGE, key)
+    assert "token_base_units" in str(error) and "2**63" in str(error)
+
+
+def test_deadlines_and_unbonding_fit_the_clock() -> None:
+    long_epoch = with_line("epoch_duration_ms", str(10**18))
+    assert refused(long_epoch).key == "detection_horizon_epochs"
+    slow = with_line("unbonding_delay_epochs", str(10**13))
+    assert refused(slow).key == "unbonding_delay_epochs"
+
+
+def test_binary_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff")
+    with pytest.raises(ParamsError) as caught:
+        load_params(path)
+    assert caught.value.rejection is Rejection.PARAMS_MALFORMED
+    assert "not a TOML text file" in str(caught.value)
+
+
+def test_the_embedded_copy_is_the_shipped_file() -> None:
+    """An installed package reads the embedded copy; it must be spec/parameters.toml verbatim."""
+    assert aci_ref.params._EMBEDDED_PARAMETERS == TEXT, (
+        "spec/parameters.toml changed: paste it into _EMBEDDED_PARAMETERS at the end of"
+        " aci_ref/params.py"
+    )
+    assert params_origin() == str(DEFAULT_PARAMS_PATH)
+
+
+def test_defaults_without_a_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(aci_ref.params, "DEFAULT_PARAMS_PATH", tmp_path / "absent.toml")
+    default_params.cache_clear()
+    try:
+        assert default_params_text() == TEXT
+        assert default_params() == params_from_text(TEXT)
+        assert params_origin() == EMBEDDED_DEFAULT
+        assert set(param_names()) <= set(param_sources())
+    finally:
+        default_params.cache_clear()

@@ -120,8 +120,8 @@ def test_committees_from_params() -> None:
 def test_verdicts_from_params() -> None:
     params = default_params()
     votes = [vote("v1", True), vote("v3", True)]  # 70 % of the stake
-    assert verification_verdict(params, JOB, votes, STAKES, PUBLIC).outcome is Outcome.ACCEPTED
-    assert arbitration_verdict(params, JOB, votes, STAKES, PUBLIC).outcome is Outcome.ACCEPTED
+    assert verification_verdict(params, JOB, votes, STAKES).outcome is Outcome.ACCEPTED
+    assert arbitration_verdict(params, JOB, votes, STAKES).outcome is Outcome.ACCEPTED
     strict = replace(params, verification_quorum_bps=7_500, arbitration_quorum_bps=7_500)
-    assert verification_verdict(strict, JOB, votes, STAKES, PUBLIC).outcome is Outcome.UNDECIDED
-    assert arbitration_verdict(strict, JOB, votes, STAKES, PUBLIC).outcome is Outcome.UNDECIDED
+    assert verification_verdict(strict, JOB, votes, STAKES).outcome is Outcome.UNDECIDED
+    assert arbitration_verdict(strict, JOB, votes, STAKES).outcome is Outcome.UNDECIDED

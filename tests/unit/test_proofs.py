@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from rich.table import Table
 
+from aci_ref.errors import InvariantViolation, ParamsError, RejectedError, Rejection
+from aci_ref.market import hmm
 from aci_ref.params import Params, params_from_text
 from proofs import proposition5, theorem1, theorem3
 from proofs.checks import CHECKS
@@ -22,9 +24,10 @@ from proofs.model import (
     power_bounds,
     show,
 )
-from proofs.report import must_hold_failed, render_table, results_json, run_checks
+from proofs.prices import LARGEST_MODEL_UNITS, min_quality_bps, price_range
+from proofs.report import must_hold_failed, render_table, results_json, run_checks, verdict
 from proofs.result import CheckResult, Lemma, lemma_failed, prove_lemmas, refute
-from proofs.smt import between, const, decide, real
+from proofs.smt import between, const, constant_value, decide, power, real
 
 # The shipped file itself, even when `aci-ref verify-protocol --params FILE` redirects
 # shipped(): these tests pin the verdicts and numbers of the paper's parameters.
@@ -71,6 +74,15 @@ def test_render_table_has_a_row_per_check() -> None:
     table = render_table(results)
     assert isinstance(table, Table)
     assert table.row_count == len(results)
+
+
+def test_verdicts_say_what_z3_concluded() -> None:
+    """A failing check is "violated" only with a counterexample; without one it was undecided."""
+    assert verdict(CheckResult("m", "s", True, True, None, "")) == "holds"
+    assert verdict(CheckResult("m", "s", False, True, {"x": 1}, "")) == "VIOLATED"
+    assert verdict(CheckResult("m", "s", False, True, None, "undecided")) == "UNDECIDED"
+    assert verdict(CheckResult("c", "s", False, False, {"x": 1}, "")) == "paper claim fails"
+    assert verdict(CheckResult("c", "s", False, False, None, "")) == "paper claim undecided"
 
 
 def test_must_hold_failed_ignores_paper_claims() -> None:
@@ -191,8 +203,9 @@ def test_deviating_jobs_rounds_down() -> None:
     assert deviating_jobs(Fraction(1, 100), 10_000) == 100
     assert deviating_jobs(Fraction(1, 100), 150) == 1
     assert deviating_jobs(Fraction(1, 100), 99) == 0
-    with pytest.raises(ValueError):
+    with pytest.raises(RejectedError) as caught:
         deviating_jobs(Fraction(2), 10)
+    assert caught.value.rejection is Rejection.BAD_INPUT
 
 
 def test_power_bounds_enclose_long_values() -> None:
@@ -264,3 +277,98 @@ def test_decide_on_closed_formulas() -> None:
 def test_bounds_complement() -> None:
     bounds = Bounds(Fraction(1, 4), Fraction(1, 3))
     assert bounds.complement() == Bounds(Fraction(2, 3), Fraction(3, 4))
+
+
+# --- the prices the checks range over (E68) --------------------------------------------------
+
+
+def test_price_range_on_the_shipped_parameters() -> None:
+    """P = 1/400 ACI = 2500 base units, r = 50 %, λ_r = 10 %, f_m = 0, quality threshold 0.5."""
+    prices = price_range(shipped())
+    cheapest, dearest = prices.cheapest, prices.dearest
+    # A 1-unit job at quality 5000 in a large idle pool: cost ⌊2500 · 5000 / 10^4⌋ + 1, risk 1.
+    assert (cheapest.units, cheapest.quality_bps) == (1, 5000)
+    assert (cheapest.cost, cheapest.risk_fee, cheapest.price) == (1251, 1, 1252)
+    # A 2-unit job at full quality in a large full pool: 9 × 2500 × 2 at the surge cap, risk 1.
+    assert prices.surge == 9
+    assert (dearest.units, dearest.quality_bps) == (LARGEST_MODEL_UNITS, 10_000)
+    assert (dearest.cost, dearest.risk_fee, dearest.price) == (45_000, 1, 45_001)
+    assert (prices.low, prices.high) == (Fraction(1252, 10**6), Fraction(45_001, 10**6))
+    assert cheapest.attained and dearest.attained
+
+
+def test_the_range_ends_are_quotes_reached_by_real_swaps() -> None:
+    """Both ends are prices the market quotes in pools its own operations build."""
+    params = shipped()
+    prices = price_range(params)
+    low, high = prices.cheapest, prices.dearest
+    market = hmm.create_pool(hmm.Market(), params, "gpu")
+    market = hmm.add_worker(market, params, "gpu", "w", low.capacity, 1, low.quality_bps)
+    assert hmm.quote(market, params, "gpu", 1).price == low.price
+    market = hmm.create_pool(hmm.Market(), params, "gpu")
+    market = hmm.add_worker(market, params, "gpu", "w", high.capacity, 1, 10_000)
+    market, _ = hmm.buy(market, params, "gpu", high.capacity - high.units, hmm.MAX_WORD)
+    assert hmm.quote(market, params, "gpu", high.units).price == high.price
+
+
+def test_largest_model_units_is_the_registrys() -> None:
+    from aci_ref.sim.simulate import MODEL_UNITS  # loads torch: only here, not in proofs/
+
+    assert max(MODEL_UNITS.values()) == LARGEST_MODEL_UNITS
+
+
+@pytest.mark.parametrize("threshold", [Fraction(0), Fraction(1, 2), Fraction(7777, 10_000), 1])
+def test_min_quality_is_the_lowest_a_quote_names(threshold: Fraction) -> None:
+    params = dataclasses.replace(shipped(), quality_threshold=Fraction(threshold))
+    lowest = min_quality_bps(params)
+    for quality, eligible in ((lowest, True), (lowest - 1, False)):
+        if quality < 0:
+            continue
+        market = hmm.create_pool(hmm.Market(), params, "gpu")
+        market = hmm.add_worker(market, params, "gpu", "w", 4, 1, quality)
+        if eligible:
+            assert hmm.choose_worker(market.pools["gpu"], params, 1).worker == "w"
+        else:
+            with pytest.raises(RejectedError):
+                hmm.choose_worker(market.pools["gpu"], params, 1)
+
+
+def test_the_range_follows_the_parameters() -> None:
+    params = shipped()
+    base = price_range(params)
+    dearer = price_range(dataclasses.replace(params, hmm_reference_price=Fraction(1, 100)))
+    assert dearer.high > base.high and dearer.low > base.low
+    flat = price_range(dataclasses.replace(params, hmm_reserve_bps=10_000))
+    assert flat.surge == 4 and flat.high < base.high
+    larger = price_range(params, 5)
+    assert larger.high > base.high and larger.low == base.low
+
+
+def test_price_range_refusals() -> None:
+    with pytest.raises(RejectedError) as caught:
+        price_range(shipped(), 0)
+    assert caught.value.rejection is Rejection.BAD_CAPACITY
+    huge = dataclasses.replace(shipped(), hmm_reference_price=Fraction(2**70))
+    with pytest.raises(ParamsError) as refused:
+        price_range(huge)
+    assert refused.value.key == "hmm_reference_price"
+
+
+def test_proofs_raise_only_the_projects_errors() -> None:
+    with pytest.raises(RejectedError):
+        theorem1.detection_probability(Fraction(2), 1)
+    with pytest.raises(RejectedError):
+        theorem1.jobs_for_detection(Fraction(0), Fraction(1, 2))
+    with pytest.raises(RejectedError):
+        power_bounds(Fraction(3, 2), 2)
+    no_slash = dataclasses.replace(shipped(), slash_wrong_output_bps=0)
+    with pytest.raises(RejectedError):
+        theorem3.stake_multiple(no_slash, 100, Fraction(1))
+    with pytest.raises(InvariantViolation):
+        power(real("q"), -1)
+    with pytest.raises(InvariantViolation):
+        constant_value(real("q") + 1)
+    with pytest.raises(InvariantViolation):
+        const(True)
+    with pytest.raises(InvariantViolation):
+        const(Fraction(1, 2**9000))

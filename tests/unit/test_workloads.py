@@ -89,7 +89,7 @@ def test_inputs_are_deterministic_and_checked() -> None:
     for workload, data in bad_inputs:
         with pytest.raises(RejectedError) as refused:
             workload.run(data, 1)
-        assert refused.value.rejection is Rejection.BAD_INPUT
+        assert refused.value.rejection is Rejection.INPUT_UNRUNNABLE
         with pytest.raises(RejectedError):
             workload.check_input(data)
     MLP.check_input(make_input(MLP, 0))

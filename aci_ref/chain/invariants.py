@@ -13,7 +13,8 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Final
 
-from aci_ref.chain import ChainState, Effect, Refunded, Settled, Slashed
+from aci_ref.chain.effects import Effect, Refunded, Settled, Slashed
+from aci_ref.chain.state import ChainState
 from aci_ref.crypto import sha256
 from aci_ref.economics.invariants import check_fee_split, check_ledger
 from aci_ref.economics.slashing import EVIDENCE_ID_BYTES

@@ -1,0 +1,67 @@
+"""The whole protocol as one pure transition: `apply(state, signed_event) -> (state, effects)`.
+
+`chain` composes the economics (ledger, stakes, fees, slashing), the market (HMM pools and the
+job lifecycle of Algorithm 1) and Proof of AI (Algorithm 2). It reads no clock, socket, random
+source or environment: time and randomness arrive in the sequencer's `SealBlock` events. A
+refused event raises `RejectedError` and the state passed in is untouched.
+
+Modules: `state` (what the chain holds), `effects` (what it tells the world), `transition`
+(admission, the `PROCESSORS` table, `genesis`), `steps` (slash, settle, refund, quality) and one
+module per event family: `stake`, `workers`, `jobs`, `block`, `votes`, `evidence`. `invariants`
+recomputes from scratch what must hold of every state.
+
+Ordering comes from a deterministic sequencer for now; the consensus layer (roadmap step 5)
+replaces it and signs the same `SealBlock` events.
+"""
+
+from aci_ref.chain.effects import (
+    Assigned,
+    Attested,
+    DisputeOpened,
+    Effect,
+    Effects,
+    Expired,
+    QualityChanged,
+    Quoted,
+    Refunded,
+    RefundReason,
+    Sampled,
+    Settled,
+    Slashed,
+)
+from aci_ref.chain.state import (
+    Account,
+    ChainState,
+    Genesis,
+    ModelInfo,
+    PlatformRecord,
+    WorkerInfo,
+)
+from aci_ref.chain.steps import active_stakes
+from aci_ref.chain.transition import PROCESSORS, apply, genesis
+
+__all__ = [
+    "PROCESSORS",
+    "Account",
+    "Assigned",
+    "Attested",
+    "ChainState",
+    "DisputeOpened",
+    "Effect",
+    "Effects",
+    "Expired",
+    "Genesis",
+    "ModelInfo",
+    "PlatformRecord",
+    "QualityChanged",
+    "Quoted",
+    "RefundReason",
+    "Refunded",
+    "Sampled",
+    "Settled",
+    "Slashed",
+    "WorkerInfo",
+    "active_stakes",
+    "apply",
+    "genesis",
+]

@@ -1,0 +1,126 @@
+"""What a transition tells the outside world: one frozen record per thing that happened."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from aci_ref.economics.fees import FeeSplit
+from aci_ref.economics.slashing import SlashRecord, Violation
+
+
+@dataclass(frozen=True, slots=True)
+class Quoted:
+    """Effect: Algorithm 1 line 3 — the HMM quoted (worker, price, ETA)."""
+
+    job_id: bytes
+    worker: str
+    price: int
+    eta_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Assigned:
+    """Effect: Algorithm 1 lines 4–6 — escrow locked; the worker must run the job in time."""
+
+    job_id: bytes
+    worker: str
+    price: int
+    started_ms: int
+    deadline_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Attested:
+    """Effect: Algorithm 1 line 8 — a result passed Level 1 and waits for the next beacon."""
+
+    job_id: bytes
+    worker: str
+
+
+@dataclass(frozen=True, slots=True)
+class Sampled:
+    """Effect: Algorithm 2 lines 7–8 — the job was drawn; `committee` must re-execute and vote."""
+
+    job_id: bytes
+    committee: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DisputeOpened:
+    """Effect: Algorithm 1 line 15 — verification did not accept; `arbiters` must re-execute."""
+
+    job_id: bytes
+    accusers: tuple[str, ...]
+    arbiters: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """Effect: Algorithm 1 line 14 — the worker is paid and the fees distributed.
+
+    `reexecuted` is true only when verifiers re-ran the job and their votes accepted it.
+    """
+
+    job_id: bytes
+    worker: str
+    split: FeeSplit
+    reexecuted: bool
+
+
+class RefundReason(StrEnum):
+    """Why a client's escrow came back."""
+
+    TIMED_OUT = "timed_out"  # no accepted result by the deadline (Table 2 row Timeout)
+    ARBITRATED = "arbitrated"  # arbitration found the output wrong
+    UNRESOLVED = "unresolved"  # arbitration decided nothing (split, silent, or no arbiters)
+
+
+@dataclass(frozen=True, slots=True)
+class Refunded:
+    """Effect: the client's escrow came back, for `why`."""
+
+    job_id: bytes
+    client: str
+    amount: int
+    why: RefundReason
+
+
+@dataclass(frozen=True, slots=True)
+class Expired:
+    """Effect: a quote was not accepted before the next block."""
+
+    job_id: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Slashed:
+    """Effect: Table 2 — stake taken with evidence; `level` is the PoAI level that caught it."""
+
+    record: SlashRecord
+    violation: Violation
+    level: int
+    job_id: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class QualityChanged:
+    """Effect: Algorithm 2 line 16 — a worker's quality score moved."""
+
+    worker: str
+    quality_bps: int
+
+
+Effect = (
+    Quoted
+    | Assigned
+    | Attested
+    | Sampled
+    | DisputeOpened
+    | Settled
+    | Refunded
+    | Expired
+    | Slashed
+    | QualityChanged
+)
+Effects = tuple[Effect, ...]
