@@ -19,12 +19,15 @@ from typing import Any, Final
 
 from aci_ref.errors import ParamsError, Rejection
 
-#: The parameters file of a source checkout (the paper's values). A built wheel does not carry
-#: `spec/`, so when this path is absent the same text, embedded at the end of this module, is used.
+#: The parameters file of a source checkout (the paper's values).
 DEFAULT_PARAMS_PATH: Final = Path(__file__).resolve().parent.parent / "spec" / "parameters.toml"
 
-EMBEDDED_DEFAULT: Final = "embedded default"
-"""How `params_origin` names the defaults when they come from the embedded copy."""
+#: The same file as package data: `aci_ref/parameters.toml` is a link to the spec's file in a
+#: checkout, and the file itself in a built wheel (which carries no `spec/`).
+PACKAGED_PARAMS_PATH: Final = Path(__file__).parent / "parameters.toml"
+
+EMBEDDED_DEFAULT: Final = "packaged default"
+"""How `params_origin` names the defaults when they come from the package's copy."""
 
 BPS: Final = 10_000
 """Basis points in one whole: every share in the protocol is an integer number of bps."""
@@ -315,10 +318,10 @@ def load_params(path: Path | str | None = None) -> Params:
 
 
 def default_params_text() -> str:
-    """The text of the shipped parameters: the checkout's file, else the embedded copy."""
+    """The text of the shipped parameters: the checkout's file, else the package's copy."""
     if DEFAULT_PARAMS_PATH.is_file():
         return DEFAULT_PARAMS_PATH.read_text(encoding="utf-8")
-    return _EMBEDDED_PARAMETERS
+    return PACKAGED_PARAMS_PATH.read_text(encoding="utf-8")
 
 
 def params_origin(path: Path | str | None = None) -> str:
@@ -341,79 +344,3 @@ def param_sources(path: Path | str | None = None) -> dict[str, str]:
     """Each key's source, read from the comment that ends its line in the parameters file."""
     text = default_params_text() if path is None else Path(path).read_text(encoding="utf-8")
     return {m.group(1): m.group(2) for line in text.splitlines() if (m := _SOURCE.match(line))}
-
-
-# spec/parameters.toml as of this release, for an installed package (tests/unit/test_params.py
-# fails when the two differ, so an edit to the file is copied here in the same change).
-_EMBEDDED_PARAMETERS: Final = """\
-# Every protocol constant of aci-ref. Edit a copy and pass it with `--params FILE`, or check it with
-# `aci-ref params --check FILE` and `aci-ref check-params FILE`.
-#
-# Rules of this file:
-# - Tables only group keys for the reader; every key name is unique across the whole file.
-# - Decimals are read as exact fractions (0.003 is 3/1000, never a binary float).
-# - Money is in whole ACI tokens here; the ledger counts base units (token_base_units per token).
-# - Shares are basis points (bps): 10000 bps = 100 %.
-# - The comment after each key is its source: a paper item, or `ref:` for a choice of the reference
-#   (spec/errata.md says why), or `roadmap:` for a key read by a later roadmap step only.
-
-[poai]
-sampling_rate = 0.003                 # Table 1, Algorithm 2 line 7 (α): chance a job is re-executed
-quality_ema_rate = 0.1                # ref: Algorithm 2 line 16 reuses α; errata E1 splits the two rates
-epsilon_num = 1e-4                    # §3.4 item 3: element-wise tolerance on numeric outputs
-epsilon_kl = 0.001                    # ref: §3.4 item 2 leaves ε_KL open; errata E6 justifies 10^-3 nats
-quality_threshold = 0.5               # ref: Table 2 "quality below threshold" names no threshold (E7)
-metrics_flops_tolerance_bps = 500     # ref: Algorithm 2 line 4 "metrics consistency" (E9)
-verification_committee_size = 1       # Algorithm 2 line 8: a sampled job is re-executed on a verifier node (E10)
-verification_quorum_bps = 6666        # ref: stake-weighted 2/3 of the committee decides; 6666 bps so 2 of 3 equal votes do (E10, E74)
-arbitration_committee_size = 5        # ref: Algorithm 1 line 15 "arbitration protocol" (E11)
-arbitration_quorum_bps = 6666         # ref: stake-weighted 2/3 of the arbitration committee (E11, E74)
-epoch_jobs = 10000                    # Theorem 1 (N): jobs per verification epoch
-detection_horizon_epochs = 10         # Theorem 1, §3.4: "over 10 epochs"
-epoch_duration_ms = 3600000           # §3.4: 10 epochs are 10 hours
-
-[slashing]
-slash_wrong_output_bps = 10000        # Table 2: wrong output (verified), 100 %
-slash_invalid_attestation_bps = 5000  # Table 2: invalid attestation, 50 %
-slash_timeout_bps = 1000              # Table 2: timeout beyond 2 x SLA, 10 %
-slash_low_quality_bps_per_epoch = 500 # Table 2: quality below threshold, 5 % per epoch
-slash_sybil_bps = 10000               # Table 2: Sybil detected, 100 %
-slash_false_accusation_bps = 1000     # ref: a verifier whose accusation fails arbitration (E11)
-slash_reporter_reward_bps = 1000      # ref: share of a slash paid to whoever brought the evidence (E12)
-timeout_sla_multiple = 2              # Table 2: timeout is "> 2 x SLA"
-
-[jobs]
-min_sla_blocks = 2                    # ref: an SLA spans at least this many settlement blocks, and no job times out sooner (E70)
-max_input_bytes = 1048576             # ref: the largest job input the chain stores, 1 MiB (E72)
-
-[stakes]
-token_base_units = 1000000            # ref: base units per ACI token (E13)
-validator_min_stake = 100000          # Definition 1, Table 6: validator stake, tokens
-verifier_min_stake = 50000            # Definition 1, Table 6: verifier stake, tokens
-worker_min_stake = 10000              # Table 6: worker minimum stake, tokens
-lp_min_stake = 1000                   # Table 6: HMM liquidity provider minimum stake, tokens
-worker_stake_per_capacity_unit = 1000 # ref: Definition 1 "proportional to declared capacity" (E14)
-unbonding_delay_epochs = 10           # ref: stake stays slashable over Theorem 1's horizon (E15)
-
-[fees]
-fee_worker_bps = 8000                 # Table 5: worker (compute provider), 80 %
-fee_validators_bps = 800              # Table 5: validators, 8 %
-fee_verifiers_bps = 500               # Table 5: verifiers, 5 %
-fee_lps_bps = 400                     # Table 5: HMM liquidity providers, 4 %
-fee_burn_bps = 300                    # Table 5: protocol treasury (burn), 3 %
-
-[aivm]
-gas_matmul_base = 100                 # Equation 3 (g0)
-gas_matmul_per_mac = 0.001            # Equation 3 (g1), gas per multiply-accumulate
-
-[consensus]
-checkpoint_interval_rounds = 100      # roadmap: consensus (step 4); §4.4 item 1
-settlement_interval_ms = 2000         # §4.3: a settlement block every 2 s; bounds SLAs from below (E70)
-
-# [market] keys (HMM, not defined by the paper; see spec/hmm.md) follow.
-[market]
-hmm_reference_price = 0.0025          # ref: HMM idle price, tokens per full-quality capacity unit (E41); 1/400 so Theorem 3 holds at every quote (E69)
-hmm_reserve_bps = 5000                # ref: HMM virtual reserve as a share of effective capacity; caps surge at 9x (E41)
-hmm_market_fee_bps = 0                # ref: HIP-004 market fee f_m; zero, Table 5 already pays LPs and burn (E43)
-hmm_risk_fee_bps = 1000               # ref: HIP-004 risk-fee weight λ_r; at most 10 % of the curve cost (E43)
-"""  # noqa: E501

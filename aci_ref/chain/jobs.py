@@ -64,7 +64,7 @@ def check_level1(state: ChainState, job: Job, body: SubmitResult) -> None:
 def process_request_quote(
     state: ChainState, body: RequestQuote, sender: str, nonce: int
 ) -> tuple[ChainState, Effects]:
-    """Algorithm 1 lines 2–3: the client broadcasts J and the HMM quotes (worker, price, ETA).
+    """Algorithm 1 lines 2–3, §2.2: the client broadcasts J; the HMM quotes (worker, price, ETA).
 
     Refused before anything is stored, in order: `unknown_model`; `non_positive_amount` for a
     budget under 1; `sla_out_of_range` outside `sla_bounds`; `input_too_large` /
@@ -106,7 +106,7 @@ def process_request_quote(
 def process_accept_quote(
     state: ChainState, body: AcceptQuote, sender: str
 ) -> tuple[ChainState, Effects]:
-    """Algorithm 1 line 4: the client accepts; HMM_SWAP fills within its bound; escrow locks."""
+    """Algorithm 1 line 4, §2.2: the client accepts; HMM_SWAP fills in its bound; escrow locks."""
     job = job_of(state, body.job_id)
     if job.client != sender:
         raise RejectedError(Rejection.NOT_JOB_CLIENT, sender)
@@ -152,7 +152,7 @@ def process_accept_quote(
 def process_submit_result(
     state: ChainState, body: SubmitResult, sender: str
 ) -> tuple[ChainState, Effects]:
-    """Algorithm 1 line 8 and Algorithm 2 Level 1: the worker's (y, σ) is checked and recorded.
+    """Algorithm 1 line 8, §2.2, and Algorithm 2 Level 1: the worker's (y, σ) is checked.
 
     A job that was only quoted has no worker yet (`not_job_worker`); a job still executing takes
     its worker's result until the block that times it out, whatever the clock says (E70).

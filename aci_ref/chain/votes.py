@@ -32,7 +32,7 @@ from aci_ref.poai.votes import (
 
 
 def process_cast_vote(state: ChainState, body: CastVote, sender: str) -> tuple[ChainState, Effects]:
-    """Algorithm 1 lines 12 and 15: tally a committee member's vote; decide when a quorum forms.
+    """Algorithm 1 lines 12 and 15, §2.2: tally a committee vote; decide once a quorum forms.
 
     The vote is admitted once (`check_vote`: its job, its signer, its form) and weighed with the
     stake its verifier had when the committee was drawn (errata E56), so bonding more after the

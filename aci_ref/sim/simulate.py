@@ -14,6 +14,7 @@ one platform (caught at registration).
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -36,10 +37,12 @@ from aci_ref.chain import (
     apply,
     genesis,
 )
+from aci_ref.chain.invariants import check_chain
+from aci_ref.chain.jobs import expected_job
 from aci_ref.crypto import KeyPair, sha256
 from aci_ref.economics.ledger import Role, held_total
 from aci_ref.economics.slashing import Violation
-from aci_ref.errors import RejectedError, Rejection
+from aci_ref.errors import InvariantViolation, RejectedError, Rejection
 from aci_ref.events import (
     AcceptQuote,
     Bond,
@@ -57,8 +60,8 @@ from aci_ref.events import (
 )
 from aci_ref.market.jobs import sla_bounds
 from aci_ref.params import Params, default_params
-from aci_ref.poai.attestation import Metrics, honest_metrics, sign_attestation
-from aci_ref.poai.matching import compare_outputs, seed_from_job
+from aci_ref.poai.attestation import Attestation, Metrics, honest_metrics, sign_attestation
+from aci_ref.poai.matching import seed_from_job
 from aci_ref.poai.profiles import HARDWARE_CLASSES
 from aci_ref.poai.tee import (
     WORKER_PROGRAM,
@@ -68,7 +71,7 @@ from aci_ref.poai.tee import (
     provision_enclave,
     register_worker,
 )
-from aci_ref.poai.verification import min_duration_ms
+from aci_ref.poai.verification import min_duration_ms, verify_job
 from aci_ref.poai.votes import sign_vote
 from aci_ref.poai.workloads import LAZY_MODES, VARIANTS, Workload, get_workload, lazy_output
 
@@ -143,6 +146,11 @@ class Tally:
     caught_workers: set[str] = field(default_factory=set)
 
 
+def _reference(workload: Workload, data: bytes, seed: int, variant: str, claimed: bytes) -> bytes:
+    """A verifier's re-execution on its own hardware variant (Algorithm 2 line 8)."""
+    return workload.reference_output(data, seed, claimed, variant=variant)
+
+
 class Simulation:
     """Drives one run; `run()` returns the report as a JSON-able dict."""
 
@@ -152,6 +160,7 @@ class Simulation:
         self.rng = random.Random(config.seed)
         self.progress = progress
         self.tally = Tally()
+        self.attested: dict[str, Attestation] = {}
         self.workloads: dict[str, Workload] = {m: get_workload(m) for m in MODEL_UNITS}
         self.lazy_jobs: set[str] = set()
         label = f"sim/{config.seed}"
@@ -370,6 +379,7 @@ class Simulation:
             metrics=metrics,
         )
         submission = worker.actor.sign(SubmitResult(assigned.job_id, output, attestation))
+        self.attested[assigned.job_id.hex()] = attestation
         if self.submit(submission) is None and self.validators:
             # A validator saw a signed result fail Level 1: that is evidence.
             reporter = self.validators[self.height % len(self.validators)]
@@ -390,14 +400,28 @@ class Simulation:
                 return
             workload = self.workloads[job.spec.model_id]
             variant = VARIANTS[(position + self.height) % len(VARIANTS)]
-            reference = workload.reference_output(
-                job.spec.input, seed_from_job(job_id), job.output, variant=variant
+            reexecute = functools.partial(
+                _reference, workload, job.spec.input, seed_from_job(job_id), variant
             )
-            self.tally.reexecuted_flops += workload.profile().flops_per_input
-            match = compare_outputs(workload.kind, job.output, reference, self.params)
-            reason = None if match.match else Rejection.OUTPUT_MISMATCH
+
+            # Each verifier runs Algorithm 2 itself: Level 1, then the re-execution.
+            verdict = verify_job(
+                self.params,
+                self.state.anchors,
+                expected_job(self.state, job),
+                self.attested[job_id.hex()],
+                job.output,
+                workload.profile(),
+                HARDWARE_CLASSES[job.resource_class],
+                workload.kind,
+                job.beacon,
+                reexecute,
+            )
+            if verdict.reexecuted:
+                self.tally.reexecuted_flops += workload.profile().flops_per_input
+            reason = verdict.reason
             verifier = self.verifiers[member]
-            vote = sign_vote(verifier.key, job_id, member, match.match, reason)
+            vote = sign_vote(verifier.key, job_id, member, verdict.accept, reason)
             effects = self.submit(verifier.sign(CastVote(vote)))
             if effects:
                 self._follow_up(effects)
@@ -464,6 +488,14 @@ class Simulation:
             self.seal()
         return self.report()
 
+    def _invariants_hold(self) -> bool:
+        """Every chain invariant, recomputed from scratch on the final state."""
+        try:
+            check_chain(self.state)
+        except InvariantViolation:
+            return False
+        return True
+
     def report(self) -> dict[str, Any]:
         tally, state = self.tally, self.state
         ledger = state.ledger
@@ -506,6 +538,7 @@ class Simulation:
                 "circulating": ledger.supply - ledger.burned,
             },
             "conservation_ok": held_total(ledger) == ledger.supply == self.initial_supply,
+            "invariants_ok": self._invariants_hold(),
             "verification_overhead": (
                 tally.reexecuted_flops / tally.compute_flops if tally.compute_flops else 0.0
             ),

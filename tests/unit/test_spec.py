@@ -6,12 +6,13 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
-from aci_ref.params import DEFAULT_PARAMS_PATH, param_names, param_sources
+from aci_ref.params import DEFAULT_PARAMS_PATH, default_params, param_names, param_sources
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "spec"
@@ -129,3 +130,71 @@ def test_every_parameter_is_read_or_reserved() -> None:
         if sources[name].startswith("roadmap:"):
             continue
         assert re.search(rf"\b{name}\b", code), f"parameter {name} is read by no code"
+
+
+# ---- one home that runs: every cited routine is reached by the chain or the simulator ---------
+
+# Cited routines that neither `chain.apply` nor `aci-ref simulate` calls, each with the reason.
+OFF_CHAIN: dict[str, str] = {
+    "matmul_gas": "Equation 3 prices AIVM opcodes; the AIVM (roadmap 7) will run it",
+    "spot_price": "a read-only view of a pool for reports; quotes price a job with job_price",
+    "aggregate_votes": "the off-chain tally: check_vote on each, then tally_votes (the chain's)",
+}
+
+
+def _reached() -> set[object]:
+    """Code objects called while a small simulation and a few chain stories run."""
+    import sys
+
+    from aci_ref.economics.ledger import Role
+    from aci_ref.events import Unbond, WithdrawLiquidity
+    from aci_ref.sim.simulate import SimConfig, simulate
+    from tests.chain_world import WorkerSpec, build_world, world_params
+
+    called: set[object] = set()
+
+    def profile(frame: object, event: str, arg: object) -> None:
+        if event == "call":
+            called.add(frame.f_code)  # type: ignore[attr-defined]
+
+    params = replace(default_params(), sampling_rate=Fraction(1, 4))
+    sys.setprofile(profile)
+    try:
+        simulate(SimConfig(jobs=60, workers=5, sybil_workers=2, verifiers=6, params=params))
+        world = build_world(world_params(), workers=(WorkerSpec("honest-0", stake_multiple=2),))
+        world.time_out(world.order("client-0"))
+        world.seal(advance_ms=world.params.epoch_duration_ms)
+        bonded = world.state.ledger.stakes["honest-0/worker"].bonded
+        world.act("honest-0", Unbond(Role.WORKER, bonded))
+        shares = world.state.market.pools["cpu-small"].shares["lp-0"]
+        world.act("lp-0", WithdrawLiquidity("cpu-small", shares))
+    finally:
+        sys.setprofile(None)
+    return called
+
+
+@pytest.fixture(scope="module")
+def reached() -> set[object]:
+    return _reached()
+
+
+ROUTINES = [
+    item
+    for item in ITEMS
+    if item.code is not None
+    and item.code[0].startswith("aci_ref")
+    and inspect.isfunction(
+        getattr(importlib.import_module(item.code[0]), item.code[1].split(".")[0], None)
+    )
+]
+
+
+@pytest.mark.parametrize("item", ROUTINES, ids=lambda item: item.ident)
+def test_cited_routine_is_the_code_that_runs(item: Item, reached: set[object]) -> None:
+    assert item.code is not None
+    module_name, symbol = item.code
+    if symbol in OFF_CHAIN:
+        return
+    target = getattr(importlib.import_module(module_name), symbol)
+    code = inspect.unwrap(target).__code__
+    assert code in reached, f"{item.ident}: {module_name}:{symbol} is cited but never runs"
