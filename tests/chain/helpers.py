@@ -6,7 +6,7 @@ from aci_ref.chain import Slashed
 from aci_ref.chain.invariants import check_chain, check_effects
 from aci_ref.errors import RejectedError
 from aci_ref.events import RequestQuote
-from tests.chain_world import MODEL_ID, World
+from aci_ref.sim.world import MODEL_ID, World
 
 
 def holds(world: World) -> None:

@@ -7,8 +7,8 @@ from fractions import Fraction
 from aci_ref.economics.ledger import Role
 from aci_ref.economics.staking import is_active, required_stake
 from aci_ref.events import Bond
+from aci_ref.sim.world import WORKER_CAPACITY, build_world, workers_of, world_params
 from tests.chain.helpers import holds
-from tests.chain_world import WORKER_CAPACITY, build_world, workers_of, world_params
 
 NEVER = Fraction(0)
 

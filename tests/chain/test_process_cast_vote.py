@@ -7,8 +7,8 @@ from fractions import Fraction
 from aci_ref.economics.ledger import Role
 from aci_ref.events import Bond, Transfer
 from aci_ref.market.jobs import JobStatus
+from aci_ref.sim.world import build_world, world_params
 from tests.chain.helpers import holds
-from tests.chain_world import build_world, world_params
 
 ALWAYS = Fraction(1)
 

@@ -9,8 +9,8 @@ from aci_ref.economics.ledger import Role
 from aci_ref.errors import Rejection
 from aci_ref.events import Unbond
 from aci_ref.poai.tee import provision_enclave
+from aci_ref.sim.world import WorkerSpec, World, build_world, register_body, world_params
 from tests.chain.helpers import holds
-from tests.chain_world import WorkerSpec, World, build_world, register_body, world_params
 
 NEVER = Fraction(0)
 

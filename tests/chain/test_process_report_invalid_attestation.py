@@ -9,8 +9,8 @@ from aci_ref.economics.slashing import Violation
 from aci_ref.errors import Rejection
 from aci_ref.events import ReportInvalidAttestation, Unbond
 from aci_ref.market.jobs import JobStatus
+from aci_ref.sim.world import WorkerSpec, build_world, world_params
 from tests.chain.helpers import holds, slashes
-from tests.chain_world import WorkerSpec, build_world, world_params
 
 NEVER = Fraction(0)
 

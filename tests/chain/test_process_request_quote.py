@@ -9,8 +9,8 @@ import pytest
 
 from aci_ref.errors import Rejection
 from aci_ref.events import RequestQuote
+from aci_ref.sim.world import MODEL_ID, build_world, world_params
 from tests.chain.helpers import admits_sla, largest_sla
-from tests.chain_world import MODEL_ID, build_world, world_params
 
 NEVER = Fraction(0)
 

@@ -7,8 +7,8 @@ from fractions import Fraction
 from aci_ref.chain import Settled
 from aci_ref.events import AcceptQuote, RequestQuote, job_id_of
 from aci_ref.market.jobs import JobStatus
+from aci_ref.sim.world import MODEL_ID, WorkerSpec, build_world, world_params
 from tests.chain.helpers import holds
-from tests.chain_world import MODEL_ID, WorkerSpec, build_world, world_params
 
 ALWAYS = Fraction(1)
 NEVER = Fraction(0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from aci_ref.errors import Rejection
-from tests.chain_world import build_world, world_params
+from aci_ref.sim.world import build_world, world_params
 
 NEVER = Fraction(0)
 

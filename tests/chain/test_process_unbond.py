@@ -9,8 +9,8 @@ from aci_ref.economics.slashing import Violation
 from aci_ref.errors import RejectedError
 from aci_ref.events import RequestQuote, Unbond, Withdraw, job_id_of
 from aci_ref.market.jobs import JobStatus
+from aci_ref.sim.world import MODEL_ID, build_world, workers_of, world_params
 from tests.chain.helpers import holds, largest_sla, slashes
-from tests.chain_world import MODEL_ID, build_world, workers_of, world_params
 
 ALWAYS = Fraction(1)
 NEVER = Fraction(0)

@@ -62,7 +62,7 @@ from aci_ref.market.hmm import curve_constant, spot_price
 from aci_ref.market.hmm import invariant as hamiltonian
 from aci_ref.market.jobs import EVENT_TRANSITIONS, JobEvent, JobStatus, execution_overdue
 from aci_ref.poai.attestation import attestation_digest
-from tests.chain_world import (
+from aci_ref.sim.world import (
     BLOCK_MS,
     MODEL_ID,
     RESOURCE_CLASS,

@@ -41,8 +41,8 @@ from aci_ref.economics.slashing import Violation
 from aci_ref.errors import InvariantViolation, Rejection
 from aci_ref.market import hmm
 from aci_ref.market.jobs import JobStatus
-from tests.chain_world import RESOURCE_CLASS, World, build_world, sampling_errors, workers_of
-from tests.chain_world import world_params as params_at
+from aci_ref.sim.world import RESOURCE_CLASS, World, build_world, sampling_errors, workers_of
+from aci_ref.sim.world import world_params as params_at
 from tests.properties.test_chain_machine import ChainMachine
 
 

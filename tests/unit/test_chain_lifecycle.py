@@ -1,6 +1,6 @@
 """End-to-end examples of Algorithm 1 through `chain.apply`, one story per test.
 
-Each story builds a small world (`tests/chain_world.py`), drives it with signed events and checks
+Each story builds a small world (`aci_ref/sim/world.py`), drives it with signed events and checks
 the effects, balances, stakes and statuses it must produce, then runs the chain invariants. The
 last section holds stories the chain gets wrong today, as strict expected failures.
 """
@@ -30,7 +30,7 @@ from aci_ref.events import AcceptQuote, ReportInvalidAttestation, Unbond
 from aci_ref.market.jobs import JobStatus
 from aci_ref.params import BPS
 from aci_ref.poai.quality import below_threshold
-from tests.chain_world import (
+from aci_ref.sim.world import (
     BLOCK_MS,
     SLA_MS,
     WORKER_CAPACITY,

@@ -36,7 +36,7 @@ from aci_ref.market.jobs import JobStatus
 from aci_ref.poai.attestation import Metrics
 from aci_ref.poai.tee import provision_enclave, register_worker
 from aci_ref.poai.votes import sign_vote
-from tests.chain_world import (
+from aci_ref.sim.world import (
     MODEL_ID,
     RESOURCE_CLASS,
     SEQUENCER,

@@ -22,7 +22,7 @@ from aci_ref.events import (
 )
 from aci_ref.market.jobs import JobStatus
 from aci_ref.poai.tee import provision_enclave
-from tests.chain_world import (
+from aci_ref.sim.world import (
     MODEL_ID,
     WorkerSpec,
     build_world,

@@ -149,7 +149,7 @@ def _reached() -> set[object]:
     from aci_ref.economics.ledger import Role
     from aci_ref.events import Unbond, WithdrawLiquidity
     from aci_ref.sim.simulate import SimConfig, simulate
-    from tests.chain_world import WorkerSpec, build_world, world_params
+    from aci_ref.sim.world import WorkerSpec, build_world, world_params
 
     called: set[object] = set()
 

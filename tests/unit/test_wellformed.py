@@ -29,8 +29,8 @@ from aci_ref.events import (
 from aci_ref.poai.attestation import Attestation, Metrics
 from aci_ref.poai.tee import Certificate, CertKind, Registration
 from aci_ref.poai.votes import Vote
+from aci_ref.sim.world import build_world, world_params
 from aci_ref.wellformed import MAX_NESTING, check_well_formed
-from tests.chain_world import build_world, world_params
 
 SIG = bytes(64)
 LONE_SURROGATE = "\ud800"
