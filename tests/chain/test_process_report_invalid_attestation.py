@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import pytest
+
+from aci_ref.chain import apply
 from aci_ref.economics.ledger import Role
 from aci_ref.economics.slashing import Violation
-from aci_ref.errors import Rejection
+from aci_ref.errors import RejectedError, Rejection
 from aci_ref.events import ReportInvalidAttestation, Unbond
 from aci_ref.market.jobs import JobStatus
 from aci_ref.sim.world import WorkerSpec, build_world, world_params
@@ -55,4 +58,15 @@ def test_a_submission_for_a_job_never_accepted_is_no_evidence() -> None:
     assert world.refuse(premature) is Rejection.NOT_JOB_WORKER
     report = world.sign("validator-0", ReportInvalidAttestation(premature))
     assert world.refuse(report) in {Rejection.EVIDENCE_MISMATCH, Rejection.ILLEGAL_TRANSITION}
+    assert not slashes(world)
+
+
+def test_an_attestation_the_chain_accepted_is_no_evidence() -> None:
+    world = build_world(world_params(NEVER))
+    job_id = world.order("client-0")
+    world.submit(job_id)
+    accepted = world.submissions[job_id.hex()]
+    report = world.sign("validator-0", ReportInvalidAttestation(accepted))
+    with pytest.raises(RejectedError, match="accepted this attestation"):
+        apply(world.state, report)
     assert not slashes(world)

@@ -125,3 +125,12 @@ def test_verdicts_from_params() -> None:
     strict = replace(params, verification_quorum_bps=7_500, arbitration_quorum_bps=7_500)
     assert verification_verdict(strict, JOB, votes, STAKES).outcome is Outcome.UNDECIDED
     assert arbitration_verdict(strict, JOB, votes, STAKES).outcome is Outcome.UNDECIDED
+
+
+def test_worker_never_sits_on_its_own_verification_committee() -> None:
+    params = default_params()
+    size = params.verification_committee_size
+    verifiers = {"worker": 10**12} | {f"v{i}": 1 for i in range(size + 1)}
+    for i in range(20):
+        members = verification_committee(params, sha256(b"b%d" % i), JOB, verifiers, "worker")
+        assert "worker" not in members and len(members) == size
