@@ -127,7 +127,7 @@ def time_out(state: ChainState, job: Job) -> tuple[ChainState, Effects]:
     state = replace(put_job(state, timed_out), executing=without(state.executing, job.job_id.hex()))
     state, refunded = refund(state, timed_out, RefundReason.TIMED_OUT)
     offence = offence_id("timeout", job_id=job.job_id, deadline_ms=job.deadline_ms)
-    state, slashed = slash(state, Violation.TIMEOUT, job.worker, offence, None, 0, job.job_id)
+    state, slashed = slash(state, Violation.TIMEOUT, job.worker, offence, None, job.job_id)
     state, quality = move_quality(state, job.worker, 0)
     return state, (*refunded, *slashed, *quality)
 
@@ -160,6 +160,6 @@ def close_epoch(state: ChainState) -> tuple[ChainState, Effects]:
         offence = offence_id(
             "low_quality", worker=worker, epoch=epoch, quality_bps=info.quality_bps
         )
-        state, slashed = slash(state, Violation.LOW_QUALITY, worker, offence, None, 3)
+        state, slashed = slash(state, Violation.LOW_QUALITY, worker, offence, None)
         effects += slashed
     return replace(state, epoch=epoch + 1), tuple(effects)

@@ -63,4 +63,4 @@ def process_report_invalid_attestation(
     offence = evidence.offence_id()
     if offence.hex() in state.ledger.evidence_used:
         raise RejectedError(Rejection.DUPLICATE_EVIDENCE, offence.hex()[:16])
-    return slash(state, Violation.INVALID_ATTESTATION, job.worker, offence, sender, 1, job.job_id)
+    return slash(state, Violation.INVALID_ATTESTATION, job.worker, offence, sender, job.job_id)

@@ -120,17 +120,17 @@ def slash(
     offender: str,
     evidence_id: bytes,
     reporter: str | None,
-    level: int,
     job_id: bytes = b"",
 ) -> tuple[ChainState, Effects]:
-    """Apply one Table 2 slash to `offender` in the violation's role; then bar it if need be.
+    """Apply one Table 2 slash to `offender` in its row's role and level; then bar it if need be.
 
     An offender holding no stake any more loses nothing and nothing is recorded: a block or a
     vote must never be refused because its offender was already slashed to zero. A worker's
     banning offence bans it; any slash that leaves it under its required stake takes it out of
     the market until it tops up.
     """
-    role = SLASHING_TABLE[violation].role
+    rule = SLASHING_TABLE[violation]
+    role = rule.role
     position = state.ledger.stakes.get(ledger.stake_key(offender, role))
     if position is None or position.held == 0:
         return state, ()
@@ -139,7 +139,7 @@ def slash(
     state = replace(state, ledger=new_ledger)
     if role is Role.WORKER:
         state = ban(state, offender) if violation in BANNING else sync_market(state, offender)
-    return state, (Slashed(record, violation, level, job_id),)
+    return state, (Slashed(record, violation, rule.level, job_id),)
 
 
 def self_dealt(state: ChainState, job: Job) -> bool:

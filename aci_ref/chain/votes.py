@@ -113,7 +113,7 @@ def arbitrate(state: ChainState, job: Job, outcome: Outcome) -> tuple[ChainState
         for accuser in job.accusers:
             offence = offence_id("false_accusation", job_id=job.job_id, verifier=accuser)
             state, slashed = slash(
-                state, Violation.FALSE_ACCUSATION, accuser, offence, None, 2, job.job_id
+                state, Violation.FALSE_ACCUSATION, accuser, offence, None, job.job_id
             )
             effects += slashed
         state, settled = settle(state, arbitrated)
@@ -123,8 +123,6 @@ def arbitrate(state: ChainState, job: Job, outcome: Outcome) -> tuple[ChainState
     state, refunded = refund(state, arbitrated, RefundReason.ARBITRATED)
     reporter = job.accusers[0] if job.accusers else None
     offence = offence_id("wrong_output", job_id=job.job_id, h_output=job.h_output)
-    state, slashed = slash(
-        state, Violation.WRONG_OUTPUT, job.worker, offence, reporter, 2, job.job_id
-    )
+    state, slashed = slash(state, Violation.WRONG_OUTPUT, job.worker, offence, reporter, job.job_id)
     state, quality = move_quality(state, job.worker, 0)
     return state, (*refunded, *slashed, *quality)

@@ -69,7 +69,7 @@ def process_register_worker(
         for identity in group:
             offence = sybil_offence_id(platform, identity)
             if offence.hex() not in state.ledger.evidence_used:
-                state, slashed = slash(state, Violation.SYBIL, identity, offence, None, 1)
+                state, slashed = slash(state, Violation.SYBIL, identity, offence, None)
                 effects += slashed
             state = ban(state, identity)  # even one already slashed to nothing
     return state, tuple(effects)

@@ -34,11 +34,17 @@ EVIDENCE_ID_BYTES = 32
 
 @dataclass(frozen=True, slots=True)
 class SlashRule:
-    """ref: slashing — one row of the slashing table."""
+    """ref: slashing — one row of the slashing table.
+
+    `level` is the PoAI level whose check finds the offence (0: deadline monitoring, outside
+    Algorithm 2; 1: attestation validation or registration; 2: re-execution and arbitration;
+    3: quality scoring).
+    """
 
     bps_param: str
     detection: str
     role: Role
+    level: int
 
 
 class SlashingTable(Mapping[Violation, SlashRule]):
@@ -67,18 +73,18 @@ class SlashingTable(Mapping[Violation, SlashRule]):
 SLASHING_TABLE = SlashingTable(
     {
         Violation.WRONG_OUTPUT: SlashRule(
-            "slash_wrong_output_bps", "statistical sampling", Role.WORKER
+            "slash_wrong_output_bps", "statistical sampling", Role.WORKER, 2
         ),
         Violation.INVALID_ATTESTATION: SlashRule(
-            "slash_invalid_attestation_bps", "signature verification", Role.WORKER
+            "slash_invalid_attestation_bps", "signature verification", Role.WORKER, 1
         ),
-        Violation.TIMEOUT: SlashRule("slash_timeout_bps", "deadline monitoring", Role.WORKER),
+        Violation.TIMEOUT: SlashRule("slash_timeout_bps", "deadline monitoring", Role.WORKER, 0),
         Violation.LOW_QUALITY: SlashRule(
-            "slash_low_quality_bps_per_epoch", "quality score decay", Role.WORKER
+            "slash_low_quality_bps_per_epoch", "quality score decay", Role.WORKER, 3
         ),
-        Violation.SYBIL: SlashRule("slash_sybil_bps", "network analysis", Role.WORKER),
+        Violation.SYBIL: SlashRule("slash_sybil_bps", "network analysis", Role.WORKER, 1),
         Violation.FALSE_ACCUSATION: SlashRule(
-            "slash_false_accusation_bps", "arbitration", Role.VERIFIER
+            "slash_false_accusation_bps", "arbitration", Role.VERIFIER, 2
         ),
     }
 )
