@@ -275,8 +275,3 @@ class ParamsError(RejectedError):
 
 class InvariantViolation(AciError):
     """A checked invariant of the protocol state does not hold (a bug, never an input error)."""
-
-
-def reject(rejection: Rejection, detail: str = "") -> RejectedError:
-    """Build the exception for a refusal, so call sites read `raise reject(...)`."""
-    return RejectedError(rejection, detail)

@@ -18,7 +18,7 @@ from aci_ref.economics.ledger import (
     _escrow,
     keeps_supply,
 )
-from aci_ref.errors import ParamsError, Rejection, reject
+from aci_ref.errors import ParamsError, RejectedError, Rejection
 from aci_ref.params import BPS, Params
 
 FEE_SHARE_FIELDS = (
@@ -104,7 +104,7 @@ def pro_rata(amount: int, weights: Mapping[str, int]) -> dict[str, int]:
         _check_non_negative(weights[name], f"weight of {name!r}")
     total = sum(weights[name] for name in ids)
     if total == 0:
-        raise reject(Rejection.EMPTY_RECIPIENT_SET, "no recipient with a positive weight")
+        raise RejectedError(Rejection.EMPTY_RECIPIENT_SET, "no recipient with a positive weight")
     shares = {name: amount * weights[name] // total for name in ids}
     heaviest = min(ids, key=lambda name: (-weights[name], name))
     shares[heaviest] += amount - sum(shares.values())

@@ -22,7 +22,7 @@ import immutables
 from aci_ref.contracts import CONTRACTS_ON
 from aci_ref.economics.records import Role as Role
 from aci_ref.economics.records import SlashRecord
-from aci_ref.errors import InvariantViolation, Rejection, reject
+from aci_ref.errors import InvariantViolation, RejectedError, Rejection
 
 KEY_SEPARATOR = "/"
 """Separates account and role in a stake key ("alice/worker"); account names may not hold it."""
@@ -238,7 +238,9 @@ class Ledger:
 
 def _check_name(name: object, what: str = "account") -> str:
     if not isinstance(name, str) or not name or KEY_SEPARATOR in name:
-        raise reject(Rejection.BAD_IDENTIFIER, f"{what} {name!r}: a non-empty string without '/'")
+        raise RejectedError(
+            Rejection.BAD_IDENTIFIER, f"{what} {name!r}: a non-empty string without '/'"
+        )
     return name
 
 
@@ -248,26 +250,30 @@ def _is_int(value: object) -> TypeGuard[int]:
 
 def _check_positive(amount: object, what: str = "amount") -> int:
     if not _is_int(amount) or amount <= 0:
-        raise reject(Rejection.NON_POSITIVE_AMOUNT, f"{what} {amount!r} is not a positive integer")
+        raise RejectedError(
+            Rejection.NON_POSITIVE_AMOUNT, f"{what} {amount!r} is not a positive integer"
+        )
     return amount
 
 
 def _check_non_negative(amount: object, what: str = "amount") -> int:
     if not _is_int(amount) or amount < 0:
-        raise reject(Rejection.NON_POSITIVE_AMOUNT, f"{what} {amount!r} is not an integer >= 0")
+        raise RejectedError(
+            Rejection.NON_POSITIVE_AMOUNT, f"{what} {amount!r} is not an integer >= 0"
+        )
     return amount
 
 
 def _check_account(ledger: Ledger, account: object) -> str:
     if not isinstance(account, str) or account not in ledger.balances:
-        raise reject(Rejection.UNKNOWN_ACCOUNT, repr(account))
+        raise RejectedError(Rejection.UNKNOWN_ACCOUNT, repr(account))
     return account
 
 
 def _check_role(role: object) -> Role:
     if isinstance(role, str) and role in _ROLE_VALUES:
         return Role(role)
-    raise reject(Rejection.UNKNOWN_ROLE, repr(role))
+    raise RejectedError(Rejection.UNKNOWN_ROLE, repr(role))
 
 
 _ROLE_VALUES = frozenset(role.value for role in Role)
@@ -281,7 +287,9 @@ def stake_key(account: str, role: Role) -> str:
 def _debit(ledger: Ledger, account: str, amount: int) -> immutables.Map[str, int]:
     balance = ledger.balances[account]
     if balance < amount:
-        raise reject(Rejection.INSUFFICIENT_BALANCE, f"{account} holds {balance}, needs {amount}")
+        raise RejectedError(
+            Rejection.INSUFFICIENT_BALANCE, f"{account} holds {balance}, needs {amount}"
+        )
     return ledger.balances.set(account, balance - amount)
 
 
@@ -344,7 +352,7 @@ def open_account(ledger: Ledger, account: str) -> Ledger:
     """ref: ledger — open an empty account. Refuses BAD_IDENTIFIER, ACCOUNT_EXISTS."""
     _check_name(account)
     if account in ledger.balances:
-        raise reject(Rejection.ACCOUNT_EXISTS, account)
+        raise RejectedError(Rejection.ACCOUNT_EXISTS, account)
     return replace(ledger, balances=ledger.balances.set(account, 0))
 
 
@@ -370,9 +378,9 @@ def escrow_lock(ledger: Ledger, escrow_id: str, payer: str, amount: int) -> Ledg
     NON_POSITIVE_AMOUNT, INSUFFICIENT_BALANCE.
     """
     if not isinstance(escrow_id, str) or not escrow_id:
-        raise reject(Rejection.BAD_IDENTIFIER, f"escrow id {escrow_id!r}")
+        raise RejectedError(Rejection.BAD_IDENTIFIER, f"escrow id {escrow_id!r}")
     if escrow_id in ledger.escrow:
-        raise reject(Rejection.ESCROW_EXISTS, escrow_id)
+        raise RejectedError(Rejection.ESCROW_EXISTS, escrow_id)
     _check_account(ledger, payer)
     _check_positive(amount)
     return replace(
@@ -396,5 +404,5 @@ def escrow_refund(ledger: Ledger, escrow_id: str) -> Ledger:
 def _escrow(ledger: Ledger, escrow_id: str) -> Escrow:
     escrow = ledger.escrow.get(escrow_id) if isinstance(escrow_id, str) else None
     if escrow is None:
-        raise reject(Rejection.UNKNOWN_ESCROW, repr(escrow_id))
+        raise RejectedError(Rejection.UNKNOWN_ESCROW, repr(escrow_id))
     return escrow

@@ -25,7 +25,7 @@ from aci_ref.economics.records import Evidence as Evidence
 from aci_ref.economics.records import Role
 from aci_ref.economics.records import SlashRecord as SlashRecord
 from aci_ref.economics.records import Violation as Violation
-from aci_ref.errors import ParamsError, Rejection, reject
+from aci_ref.errors import ParamsError, RejectedError, Rejection
 from aci_ref.params import BPS, Params
 
 EVIDENCE_ID_BYTES = 32
@@ -128,7 +128,7 @@ def _check_evidence_id(evidence_id: object) -> bytes:
         or len(evidence_id) != EVIDENCE_ID_BYTES
         or not any(evidence_id)
     ):
-        raise reject(
+        raise RejectedError(
             Rejection.SLASH_WITHOUT_EVIDENCE,
             f"evidence id must be a non-zero {EVIDENCE_ID_BYTES}-byte digest, got {evidence_id!r}",
         )
@@ -157,23 +157,23 @@ def slash(ledger: Ledger, params: Params, evidence: Evidence) -> tuple[Ledger, S
     try:
         violation = Violation(evidence.violation)
     except ValueError:
-        raise reject(
+        raise RejectedError(
             Rejection.EVIDENCE_MISMATCH, f"unknown violation {evidence.violation!r}"
         ) from None
     evidence_id = _check_evidence_id(evidence.evidence_id)
     if evidence_id.hex() in ledger.evidence_used:
-        raise reject(Rejection.DUPLICATE_EVIDENCE, evidence_id.hex())
+        raise RejectedError(Rejection.DUPLICATE_EVIDENCE, evidence_id.hex())
     role = _check_role(evidence.role)
     rule = SLASHING_TABLE[violation]
     if role is not rule.role:
-        raise reject(
+        raise RejectedError(
             Rejection.EVIDENCE_MISMATCH,
             f"{violation.value} slashes a {rule.role.value}, not {role}",
         )
     key = stake_key(evidence.offender, role) if isinstance(evidence.offender, str) else ""
     position = ledger.stakes.get(key)
     if position is None or position.held == 0:
-        raise reject(Rejection.NO_STAKE, key or repr(evidence.offender))
+        raise RejectedError(Rejection.NO_STAKE, key or repr(evidence.offender))
 
     rate = SLASHING_TABLE.rate_bps(params, violation)
     _check_bps(rule.bps_param, rate)

@@ -26,7 +26,7 @@ from aci_ref.economics.ledger import (
     keeps_supply,
     stake_key,
 )
-from aci_ref.errors import Rejection, reject
+from aci_ref.errors import RejectedError, Rejection
 from aci_ref.params import Params
 
 _MIN_STAKE_FIELD: Final = MappingProxyType(
@@ -50,9 +50,11 @@ def minimum_stake(params: Params, role: Role) -> int:
 
 def _check_capacity(role: Role, capacity: object) -> int:
     if not _is_int(capacity) or capacity < 0:
-        raise reject(Rejection.BAD_CAPACITY, f"capacity {capacity!r} is not an integer >= 0")
+        raise RejectedError(Rejection.BAD_CAPACITY, f"capacity {capacity!r} is not an integer >= 0")
     if role is not Role.WORKER and capacity != 0:
-        raise reject(Rejection.BAD_CAPACITY, f"only workers declare capacity, not {role.value}")
+        raise RejectedError(
+            Rejection.BAD_CAPACITY, f"only workers declare capacity, not {role.value}"
+        )
     return capacity
 
 
@@ -75,7 +77,7 @@ def required_stake(params: Params, role: Role, capacity: int = 0) -> int:
 def _position(ledger: Ledger, account: str, role: Role) -> StakePosition:
     position = ledger.stakes.get(stake_key(account, role))
     if position is None:
-        raise reject(Rejection.NO_STAKE, stake_key(account, role))
+        raise RejectedError(Rejection.NO_STAKE, stake_key(account, role))
     return position
 
 
@@ -109,7 +111,7 @@ def bond(
     bonded = replace(position, bonded=position.bonded + amount, capacity=capacity)
     required = required_stake(params, role, capacity)
     if bonded.backing < required:
-        raise reject(
+        raise RejectedError(
             Rejection.STAKE_BELOW_MINIMUM,
             f"{stake_key(account, role)} would back {bonded.backing}, needs {required}",
         )
@@ -129,7 +131,7 @@ def set_capacity(ledger: Ledger, params: Params, account: str, role: Role, capac
     position = _position(ledger, account, role)
     required = required_stake(params, role, capacity)
     if position.backing < required:
-        raise reject(
+        raise RejectedError(
             Rejection.STAKE_BELOW_MINIMUM,
             f"{stake_key(account, role)} backs {position.backing}, capacity needs {required}",
         )
@@ -158,11 +160,11 @@ def unbond(
         code = (
             Rejection.STAKE_LOCKED if amount <= position.backing else Rejection.INSUFFICIENT_STAKE
         )
-        raise reject(code, f"{key} bonded {position.bonded}, locked {position.locked}")
+        raise RejectedError(code, f"{key} bonded {position.bonded}, locked {position.locked}")
     left = position.backing - amount
     required = required_stake(params, role, position.capacity)
     if 0 < left < required:
-        raise reject(
+        raise RejectedError(
             Rejection.STAKE_BELOW_MINIMUM,
             f"{key} would back {left}, needs {required} (unbond all or stay at the minimum)",
         )
@@ -185,11 +187,13 @@ def withdraw(ledger: Ledger, account: str, role: Role, now_ms: int) -> Ledger:
     role = _check_role(role)
     position = _position(ledger, account, role)
     if not position.unbonding:
-        raise reject(Rejection.NOTHING_TO_WITHDRAW, stake_key(account, role))
+        raise RejectedError(Rejection.NOTHING_TO_WITHDRAW, stake_key(account, role))
     mature = [entry for entry in position.unbonding if entry.release_at_ms <= now_ms]
     if not mature:
         first = min(entry.release_at_ms for entry in position.unbonding)
-        raise reject(Rejection.UNBONDING_NOT_MATURE, f"first release at {first} ms, now {now_ms}")
+        raise RejectedError(
+            Rejection.UNBONDING_NOT_MATURE, f"first release at {first} ms, now {now_ms}"
+        )
     waiting = tuple(entry for entry in position.unbonding if entry.release_at_ms > now_ms)
     paid = sum(entry.amount for entry in mature)
     stakes = ledger.stakes.set(stake_key(account, role), replace(position, unbonding=waiting))
@@ -208,7 +212,7 @@ def lock_stake(ledger: Ledger, account: str, role: Role, amount: int) -> Ledger:
     _check_positive(amount)
     position = _position(ledger, account, role)
     if amount > position.bonded:
-        raise reject(
+        raise RejectedError(
             Rejection.INSUFFICIENT_STAKE, f"{stake_key(account, role)} bonded {position.bonded}"
         )
     locked = replace(position, bonded=position.bonded - amount, locked=position.locked + amount)
@@ -227,7 +231,7 @@ def unlock_stake(ledger: Ledger, account: str, role: Role, amount: int) -> Ledge
     _check_positive(amount)
     position = _position(ledger, account, role)
     if amount > position.locked:
-        raise reject(
+        raise RejectedError(
             Rejection.INSUFFICIENT_STAKE, f"{stake_key(account, role)} locked {position.locked}"
         )
     bonded = replace(position, bonded=position.bonded + amount, locked=position.locked - amount)

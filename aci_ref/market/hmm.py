@@ -27,7 +27,7 @@ import icontract
 import immutables
 
 from aci_ref.contracts import CONTRACTS_ON
-from aci_ref.errors import InvariantViolation, Rejection, reject
+from aci_ref.errors import InvariantViolation, RejectedError, Rejection
 from aci_ref.params import BPS, Params
 
 MS_PER_SECOND: Final = 1000
@@ -174,7 +174,9 @@ def swap_cost(pool: Pool, delta_psi: int) -> int:
     the price curve, rounded up (the buyer pays the fraction). Requires 0 < ΔΨ < Ψ.
     """
     if not 0 < delta_psi < pool.psi:
-        raise reject(Rejection.INSUFFICIENT_LIQUIDITY, f"ΔΨ {delta_psi} outside (0, {pool.psi})")
+        raise RejectedError(
+            Rejection.INSUFFICIENT_LIQUIDITY, f"ΔΨ {delta_psi} outside (0, {pool.psi})"
+        )
     numerator = pool.reference_price * pool.psi_idle * pool.psi_idle * delta_psi
     return _ceil_div(numerator, BPS * pool.psi * (pool.psi - delta_psi))
 
@@ -217,10 +219,12 @@ def choose_worker(pool: Pool, params: Params, units: int) -> WorkerSupply:
     """
     good = [w for w in pool.workers.values() if _meets_quality(w, params)]
     if not good:
-        raise reject(Rejection.NO_WORKER, f"no worker of {pool.resource_class!r} meets quality")
+        raise RejectedError(
+            Rejection.NO_WORKER, f"no worker of {pool.resource_class!r} meets quality"
+        )
     room = [w for w in good if w.free >= units]
     if not room:
-        raise reject(
+        raise RejectedError(
             Rejection.NO_CAPACITY, f"no worker of {pool.resource_class!r} has {units} free"
         )
     return min(room, key=lambda w: (eta_ms(w, units), -w.quality_bps, w.worker))
@@ -228,25 +232,25 @@ def choose_worker(pool: Pool, params: Params, units: int) -> WorkerSupply:
 
 def _pool(market: Market, resource_class: object) -> Pool:
     if not isinstance(resource_class, str):
-        raise reject(Rejection.BAD_IDENTIFIER, f"resource class {resource_class!r}")
+        raise RejectedError(Rejection.BAD_IDENTIFIER, f"resource class {resource_class!r}")
     pool = market.pools.get(resource_class)
     if pool is None:
-        raise reject(Rejection.UNKNOWN_POOL, resource_class)
+        raise RejectedError(Rejection.UNKNOWN_POOL, resource_class)
     return pool
 
 
 def _worker(pool: Pool, worker: object) -> WorkerSupply:
     if not isinstance(worker, str):
-        raise reject(Rejection.BAD_IDENTIFIER, f"worker {worker!r}")
+        raise RejectedError(Rejection.BAD_IDENTIFIER, f"worker {worker!r}")
     supply = pool.workers.get(worker)
     if supply is None:
-        raise reject(Rejection.UNKNOWN_WORKER, f"{worker!r} in {pool.resource_class!r}")
+        raise RejectedError(Rejection.UNKNOWN_WORKER, f"{worker!r} in {pool.resource_class!r}")
     return supply
 
 
 def _units(value: object, what: str = "units", low: int = 1) -> int:
     if not _is_int(value) or value < low:  # type: ignore[operator]
-        raise reject(Rejection.BAD_CAPACITY, f"{what} {value!r} is not an integer >= {low}")
+        raise RejectedError(Rejection.BAD_CAPACITY, f"{what} {value!r} is not an integer >= {low}")
     return value  # type: ignore[return-value]
 
 
@@ -263,7 +267,7 @@ def quote(market: Market, params: Params, resource_class: str, units: int) -> Qu
     delta_psi = units * worker.quality_bps
     price, cost, market_fee, risk_fee = job_price(pool, params, delta_psi)
     if price > MAX_WORD:
-        raise reject(Rejection.POOL_OUT_OF_RANGE, f"price {price} beyond 2^64 - 1")
+        raise RejectedError(Rejection.POOL_OUT_OF_RANGE, f"price {price} beyond 2^64 - 1")
     return Quote(
         resource_class=pool.resource_class,
         worker=worker.worker,
@@ -293,7 +297,7 @@ def reprice(pool: Pool, workers: immutables.Map[str, WorkerSupply]) -> Pool:
     psi, psi_idle, reserve = effective_supply(workers, pool.reserve_bps)
     theta = _theta(pool.reference_price, psi, psi_idle)
     if psi_idle > MAX_WORD or theta > MAX_WORD:
-        raise reject(Rejection.POOL_OUT_OF_RANGE, f"{pool.resource_class!r} beyond 2^64 - 1")
+        raise RejectedError(Rejection.POOL_OUT_OF_RANGE, f"{pool.resource_class!r} beyond 2^64 - 1")
     return replace(pool, psi=psi, psi_idle=psi_idle, reserve=reserve, theta=theta, workers=workers)
 
 
@@ -319,12 +323,12 @@ def create_pool(
     and no shares. Refuses BAD_IDENTIFIER, POOL_EXISTS, POOL_OUT_OF_RANGE (price not in 1..2^64−1).
     """
     if not isinstance(resource_class, str) or not resource_class:
-        raise reject(Rejection.BAD_IDENTIFIER, f"resource class {resource_class!r}")
+        raise RejectedError(Rejection.BAD_IDENTIFIER, f"resource class {resource_class!r}")
     if resource_class in market.pools:
-        raise reject(Rejection.POOL_EXISTS, resource_class)
+        raise RejectedError(Rejection.POOL_EXISTS, resource_class)
     p = reference_price(params) if price is None else price
     if not _is_int(p) or not 1 <= p <= MAX_WORD:
-        raise reject(Rejection.POOL_OUT_OF_RANGE, f"reference price {p!r}")
+        raise RejectedError(Rejection.POOL_OUT_OF_RANGE, f"reference price {p!r}")
     pool = Pool(
         resource_class=resource_class,
         reference_price=p,
@@ -342,7 +346,9 @@ def create_pool(
 
 def _quality(value: object) -> int:
     if not _is_int(value) or not 0 <= value <= BPS:  # type: ignore[operator]
-        raise reject(Rejection.BAD_QUALITY, f"quality {value!r} is not an integer in 0..{BPS}")
+        raise RejectedError(
+            Rejection.BAD_QUALITY, f"quality {value!r} is not an integer in 0..{BPS}"
+        )
     return value  # type: ignore[return-value]
 
 
@@ -362,9 +368,9 @@ def add_worker(
     """
     pool = _pool(market, resource_class)
     if not isinstance(worker, str) or not worker:
-        raise reject(Rejection.BAD_IDENTIFIER, f"worker {worker!r}")
+        raise RejectedError(Rejection.BAD_IDENTIFIER, f"worker {worker!r}")
     if worker in pool.workers:
-        raise reject(Rejection.WORKER_EXISTS, f"{worker!r} in {resource_class!r}")
+        raise RejectedError(Rejection.WORKER_EXISTS, f"{worker!r} in {resource_class!r}")
     supply = WorkerSupply(
         worker=worker,
         capacity=_units(capacity, "capacity"),
@@ -384,7 +390,7 @@ def remove_worker(market: Market, resource_class: str, worker: str) -> Market:
     pool = _pool(market, resource_class)
     supply = _worker(pool, worker)
     if supply.in_use > 0:
-        raise reject(Rejection.WORKER_BUSY, f"{worker!r} holds {supply.in_use} units")
+        raise RejectedError(Rejection.WORKER_BUSY, f"{worker!r} holds {supply.in_use} units")
     return _with_pool(market, reprice(pool, pool.workers.delete(worker)))
 
 
@@ -443,9 +449,9 @@ def buy(
     """
     filled = quote(market, params, resource_class, units)
     if not _is_int(max_price):
-        raise reject(Rejection.BAD_INPUT, f"max_price {max_price!r} is not an integer")
+        raise RejectedError(Rejection.BAD_INPUT, f"max_price {max_price!r} is not an integer")
     if filled.price > max_price:
-        raise reject(Rejection.SLIPPAGE_EXCEEDED, f"price {filled.price} > {max_price}")
+        raise RejectedError(Rejection.SLIPPAGE_EXCEEDED, f"price {filled.price} > {max_price}")
     pool = market.pools[resource_class]
     supply = pool.workers[filled.worker]
     taken = replace(supply, in_use=supply.in_use + units, queued_units=supply.queued_units + units)
@@ -472,7 +478,9 @@ def release(market: Market, params: Params, resource_class: str, worker: str, un
     supply = _worker(pool, worker)
     units = _units(units)
     if units > supply.in_use:
-        raise reject(Rejection.BAD_CAPACITY, f"{worker!r} holds {supply.in_use} < {units} units")
+        raise RejectedError(
+            Rejection.BAD_CAPACITY, f"{worker!r} holds {supply.in_use} < {units} units"
+        )
     freed = replace(
         supply,
         in_use=supply.in_use - units,
@@ -491,7 +499,9 @@ def _shares_whole(result: Market, resource_class: str) -> bool:
 
 def _amount(value: object, what: str) -> int:
     if not _is_int(value) or value <= 0:  # type: ignore[operator]
-        raise reject(Rejection.NON_POSITIVE_AMOUNT, f"{what} {value!r} is not a positive integer")
+        raise RejectedError(
+            Rejection.NON_POSITIVE_AMOUNT, f"{what} {value!r} is not a positive integer"
+        )
     return value  # type: ignore[return-value]
 
 
@@ -515,10 +525,10 @@ def add_liquidity(
     del params
     pool = _pool(market, resource_class)
     if not isinstance(provider, str) or not provider:
-        raise reject(Rejection.BAD_IDENTIFIER, f"provider {provider!r}")
+        raise RejectedError(Rejection.BAD_IDENTIFIER, f"provider {provider!r}")
     minted = _amount(amount, "amount")
     if pool.total_shares + minted > MAX_WORD:
-        raise reject(
+        raise RejectedError(
             Rejection.POOL_OUT_OF_RANGE, f"total shares beyond 2^64 - 1 in {resource_class!r}"
         )
     shares = pool.shares.set(provider, pool.shares.get(provider, 0) + minted)
@@ -543,11 +553,11 @@ def remove_liquidity(
     del params
     pool = _pool(market, resource_class)
     if not isinstance(provider, str):
-        raise reject(Rejection.BAD_IDENTIFIER, f"provider {provider!r}")
+        raise RejectedError(Rejection.BAD_IDENTIFIER, f"provider {provider!r}")
     burned = _amount(shares, "shares")
     held = pool.shares.get(provider, 0)
     if burned > held:
-        raise reject(Rejection.INSUFFICIENT_SHARES, f"{provider!r} holds {held} < {burned}")
+        raise RejectedError(Rejection.INSUFFICIENT_SHARES, f"{provider!r} holds {held} < {burned}")
     left = (
         pool.shares.set(provider, held - burned) if held > burned else pool.shares.delete(provider)
     )

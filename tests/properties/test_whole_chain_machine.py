@@ -667,7 +667,7 @@ class WholeChainMachine(RuleBasedStateMachine):
 def machine_settings(examples: int | None = None) -> settings:
     deep = settings().max_examples > 60  # the `deep` profile is loaded
     return settings(
-        max_examples=examples or (1_000 if deep else 100),
+        max_examples=examples or (400 if deep else 100),
         stateful_step_count=60,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
