@@ -251,6 +251,55 @@ class Rejection(StrEnum):
     10000 bps), so both sides could win.
     """
 
+    # --- Consensus (§4): why a validator drops a message ------------------------------------
+    NOT_VALIDATOR = "not_validator"
+    """A consensus message is signed by, or names as signer, a key outside the committee."""
+    STALE_ROUND = "stale_round"
+    """A message is for a round or view the validator has already left behind or collected."""
+    FUTURE_ROUND = "future_round"
+    """A message is for a round or view more than `max_round_lead` ahead of the validator's."""
+    MISSING_PARENT = "missing_parent"
+    """A vertex or block names a parent the validator does not hold, and its waiting room is
+    full (`max_pending_messages`), or the parent was garbage-collected.
+    """
+    BAD_PARENTS = "bad_parents"
+    """A vertex's parents are not certificates of the round just before it, or carry less than a
+    quorum of stake, or a block does not extend the block its certificate names.
+    """
+    OVERSIZED_BATCH = "oversized_batch"
+    """A batch holds more than `max_batch_txs` transactions or `max_batch_bytes` bytes."""
+    DUPLICATE_SIGNER = "duplicate_signer"
+    """A certificate lists one signer more than once."""
+    UNDERSIGNED_CERTIFICATE = "undersigned_certificate"
+    """A certificate's distinct signers hold no quorum (more than two thirds) of the stake."""
+    EQUIVOCATION = "equivocation"
+    """A second, different vertex for one (author, round) slot, or a second, different vote by
+    one validator in one view and phase.
+    """
+    DUPLICATE_MESSAGE = "duplicate_message"
+    """A message the validator has already processed arrives again; it is ignored."""
+    WRONG_LEADER = "wrong_leader"
+    """A proposal comes from a validator that does not lead its view."""
+    UNSAFE_PROPOSAL = "unsafe_proposal"
+    """A proposal neither extends the validator's locked block nor carries a newer certificate
+    (HotStuff's safeNode rule).
+    """
+    BLOCK_TIME_OUT_OF_BOUND = "block_time_out_of_bound"
+    """A settlement block's time is earlier than its parent's plus `settlement_interval_ms`,
+    later than its parent's plus one epoch, or outside `max_clock_drift_ms` of the validator's
+    clock.
+    """
+    BAD_CHECKPOINT = "bad_checkpoint"
+    """A checkpoint's Merkle or state root differs from the validator's own committed output."""
+    BAD_SETTLEMENT = "bad_settlement"
+    """A settlement block carries a transaction of the fast path, or a submission whose PoAI
+    Level 1 check fails against the validator's state.
+    """
+    WRONG_TRACK = "wrong_track"
+    """An event reached the execution through the track that does not order it."""
+    BAD_BEACON = "bad_beacon"
+    """A beacon share or beacon signature does not verify under the dealt threshold keys."""
+
 
 class AciError(Exception):
     """Base of every exception the project raises on purpose."""

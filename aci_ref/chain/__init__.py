@@ -2,7 +2,7 @@
 
 `chain` composes the economics (ledger, stakes, fees, slashing), the market (HMM pools and the
 job lifecycle of Algorithm 1) and Proof of AI (Algorithm 2). It reads no clock, socket, random
-source or environment: time and randomness arrive in the sequencer's `SealBlock` events. A
+source or environment: time and randomness arrive in block steps (`SealBlock`). A
 refused event raises `RejectedError` and the state passed in is untouched.
 
 Modules: `state` (what the chain holds), `effects` (what it tells the world), `transition`
@@ -10,8 +10,10 @@ Modules: `state` (what the chain holds), `effects` (what it tells the world), `t
 module per event family: `stake`, `workers`, `jobs`, `block`, `votes`, `evidence`. `invariants`
 recomputes from scratch what must hold of every state.
 
-Ordering comes from a deterministic sequencer for now; the consensus layer (roadmap step 5)
-replaces it and signs the same `SealBlock` events.
+Ordering comes from one of two places. Under consensus (`aci_ref.consensus`), the fast path
+and the settlement path order the signed events and every decided settlement block runs
+`chain.block:seal_block` with its certified time and threshold beacon. Without it, a sequencer
+account signs `SealBlock` events: a single trusted key, kept for tests and the quick simulator.
 """
 
 from aci_ref.chain.effects import (

@@ -1,4 +1,4 @@
-"""SealBlock: the sequencer closes a block; time advances and every deadline it passed is kept.
+"""SealBlock: a block closes; time advances and every deadline it passed is kept.
 
 A well-formed block from the sequencer always seals: nothing a sender did before it (leaving,
 being slashed to nothing, staying silent) can make one of its steps refuse.
@@ -57,6 +57,16 @@ def process_seal_block(
     """
     if sender != state.sequencer:
         raise RejectedError(Rejection.NOT_SEQUENCER, sender)
+    return seal_block(state, body)
+
+
+def seal_block(state: ChainState, body: SealBlock) -> tuple[ChainState, Effects]:
+    """ref: block step — what a sealed block does, whoever certified it.
+
+    The sequencer's signed `SealBlock` reaches it through `process_seal_block`; under consensus,
+    a decided settlement block reaches it through the executor (`aci_ref.consensus.execution`),
+    its height, time and threshold beacon certified by a quorum instead of one key.
+    """
     if body.height != state.height + 1:
         raise RejectedError(Rejection.BAD_HEIGHT, f"{body.height} after {state.height}")
     if body.now_ms < state.now_ms:

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 import immutables
 
+from aci_ref.crypto import sha256
 from aci_ref.economics.ledger import Ledger
+from aci_ref.encoding import canonical_bytes
 from aci_ref.market.hmm import Market
 from aci_ref.market.jobs import Job
 from aci_ref.params import Params
@@ -117,3 +119,12 @@ class ChainState:
     open_quotes: tuple[str, ...]
     executing: immutables.Map[str, int]
     voting: immutables.Map[str, int]
+
+
+def state_root(state: ChainState) -> bytes:
+    """ref: state root — SHA-256 of the canonical CBOR of the whole chain state.
+
+    Two states have one root exactly when every field agrees, so validators (and other
+    implementations) can be compared by root alone.
+    """
+    return sha256(canonical_bytes(state))

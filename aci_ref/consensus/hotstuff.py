@@ -1,0 +1,545 @@
+"""§4.3: the settlement path, Basic HotStuff with a pacemaker, as one pure replica machine.
+
+One view, led by one replica: prepare (the leader proposes a block on the highest prepareQC it
+knows; a replica votes if the block is safe, on time and its payload valid), pre-commit (the
+leader's prepareQC; a replica adopts it and votes), commit (the precommitQC; a replica locks on it
+and votes), decide (the commitQC; the block and every ancestor not yet final are decided, in height
+order). `safe_node` and `update_lock` are the whole safety rule; they are module-level functions,
+called by name, so a test can plant a broken rule and watch the safety checker catch it.
+
+Everything refused is dropped with its code and leaves the protocol state unchanged (only `Stats`
+moves). Memory is bounded by parameters: one view's votes, one new-view per signer, a waiting room
+of `max_pending_messages` for messages and fetched blocks whose parents are missing, a mempool of
+`4 * max_batch_txs`; blocks below the decided height that were never decided are discarded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Final
+
+import immutables
+
+from aci_ref.consensus.committee import Committee
+from aci_ref.consensus.hotstuff_messages import (
+    GENESIS_BLOCK,
+    GENESIS_QC,
+    NEXT_VOTE,
+    QC,
+    Block,
+    BlockRequest,
+    BlockResponse,
+    NewView,
+    Phase,
+    PhaseQC,
+    Proposal,
+    Vote,
+    block_digest,
+    certify,
+    check_proposal_signature,
+    check_vote_signature,
+    message_digest,
+    message_shape,
+    payload_problem,
+    sign_vote,
+)
+from aci_ref.consensus.io import (
+    Broadcast,
+    ClientTx,
+    Deliver,
+    Dropped,
+    Effects,
+    Input,
+    Program,
+    Send,
+    Start,
+    Stats,
+    TimerFired,
+)
+from aci_ref.consensus.pacemaker import (
+    Held,
+    Refusal,
+    Step,
+    ViewState,
+    attempt,
+    block_time_in_bounds,
+    check_certificate,
+    check_view,
+    enter_view,
+    on_client_tx,
+    on_new_view,
+    on_start,
+    on_timer,
+    try_propose,
+    tx_digest,
+)
+from aci_ref.crypto import KeyPair
+from aci_ref.errors import RejectedError, Rejection
+from aci_ref.params import Params
+
+GENESIS_DIGEST: Final = block_digest(GENESIS_BLOCK)
+_PREVIOUS: Final = {Phase.PRE_COMMIT: Phase.PREPARE, Phase.COMMIT: Phase.PRE_COMMIT}
+
+PayloadCheck = Callable[[tuple[bytes, ...]], Rejection | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """§4.3 item 4: `block` is final and irreversible.
+
+    `qc` is the commitQC that decided it: the block's own, or, for an ancestor that became final
+    with a descendant, the descendant's (the decide certificate of the deciding block).
+    """
+
+    block: Block
+    qc: QC
+
+
+@dataclass(frozen=True, slots=True)
+class HotStuffConfig:
+    """One replica's fixed setup: committee, its name and key, the parameters, two hooks.
+
+    `validate_payload` is the application's pure check of a block's transactions, run before a
+    prepare vote (refusal: no vote, a drop with the code it returns). `leaders`, when given,
+    overrides the round-robin leader: view v is led by `leaders[v % len(leaders)]`.
+    """
+
+    committee: Committee
+    name: str
+    key: KeyPair
+    params: Params
+    validate_payload: PayloadCheck | None = None
+    leaders: tuple[str, ...] | None = None
+
+
+def _genesis_blocks() -> immutables.Map[bytes, Block]:
+    return immutables.Map({GENESIS_DIGEST: GENESIS_BLOCK})
+
+
+@dataclass(frozen=True, slots=True)
+class HotStuffState:
+    """One replica: its view, lock and highest prepareQC, votes cast, blocks, and what waits."""
+
+    view: int = 1
+    locked_qc: QC = GENESIS_QC
+    prepare_qc: QC = GENESIS_QC
+    voted: frozenset[tuple[int, Phase]] = frozenset()
+    blocks: immutables.Map[bytes, Block] = field(default_factory=_genesis_blocks)
+    undecided: frozenset[bytes] = frozenset()
+    decided_tip: bytes = GENESIS_DIGEST
+    decided_txs: immutables.Map[bytes, int] = field(default_factory=immutables.Map)
+    mempool: tuple[bytes, ...] = ()
+    held: tuple[Held, ...] = ()
+    orphans: immutables.Map[bytes, Block] = field(default_factory=immutables.Map)
+    wanted: frozenset[bytes] = frozenset()
+    new_views: immutables.Map[str, NewView] = field(default_factory=immutables.Map)
+    current: ViewState = field(default_factory=ViewState)
+    failures: int = 0
+    deadline_ms: int | None = None
+    stats: Stats = field(default_factory=Stats)
+
+    @property
+    def decided_height(self) -> int:
+        """The height of the last decided block."""
+        return self.blocks[self.decided_tip].height
+
+
+# ---- the safety rule ---------------------------------------------------------------------------
+
+
+def extends(blocks: immutables.Map[bytes, Block], block: Block, ancestor: bytes) -> bool:
+    """True when `ancestor` is `block` or one of its ancestors (walking held blocks only)."""
+    target = blocks.get(ancestor)
+    if target is None:
+        return False
+    digest = block_digest(block)
+    walk: Block | None = blocks.get(digest, block)
+    while walk is not None and walk.height > target.height:
+        digest = walk.parent
+        walk = blocks.get(digest)
+    return walk is not None and digest == ancestor
+
+
+def safe_node(block: Block, justify: QC, locked: QC, blocks: immutables.Map[bytes, Block]) -> bool:
+    """Algorithm 2 (safeNode), §4.3: the block extends the locked block, or its justification
+    is of a later view than the lock (the lock is then provably not final)."""
+    return extends(blocks, block, locked.block) or justify.view > locked.view
+
+
+def update_lock(locked: QC, precommit_qc: QC) -> QC:
+    """Algorithm 2 commit phase, §4.3: lock on a precommitQC of a later view than the lock."""
+    return precommit_qc if precommit_qc.view > locked.view else locked
+
+
+# ---- one step ----------------------------------------------------------------------------------
+
+
+def _step(
+    config: HotStuffConfig, state: HotStuffState, event: Input
+) -> tuple[HotStuffState, Effects]:
+    now = getattr(event, "now_ms", None)
+    ctx = Step(config, now if type(now) is int else 0)
+    try:
+        if type(now) is not int:
+            raise Refusal(Rejection.BAD_INPUT, "an input carries an integer clock reading")
+        after = attempt(ctx, state, lambda s: _resolve(ctx, _dispatch(ctx, s, event)))
+    except Exception as error:  # no exception escapes a step, whatever the input
+        after = state
+        ctx.effects = [Dropped(Rejection.BAD_INPUT, f"{type(error).__name__}: {error}"[:200])]
+        ctx.drops = [Rejection.BAD_INPUT]
+    stats = after.stats
+    for reason in ctx.drops:
+        stats = stats.drop(reason)
+    others = config.committee.size - 1
+    sent = sum(1 if type(e) is Send else others if type(e) is Broadcast else 0 for e in ctx.effects)
+    stats = replace(
+        stats.verified(ctx.verifications), received=stats.received + 1, sent=stats.sent + sent
+    )
+    return replace(after, stats=stats), tuple(ctx.effects)
+
+
+def _dispatch(ctx: Step, state: HotStuffState, event: Input) -> HotStuffState:
+    if type(event) is Start:
+        return on_start(ctx, state)
+    if type(event) is ClientTx:
+        return on_client_tx(ctx, state, event.tx)
+    if type(event) is TimerFired:
+        return on_timer(ctx, state, event.key)
+    if type(event) is not Deliver:
+        raise Refusal(Rejection.BAD_INPUT, f"not an input: {type(event).__name__}")
+    message, sender = event.message, event.sender
+    problem = message_shape(message)
+    if problem is not None or type(sender) is not str:
+        raise Refusal(Rejection.BAD_INPUT, problem or "a sender is a name")
+    if type(message) is Proposal:
+        return _on_proposal(ctx, state, sender, message)
+    if type(message) is Vote:
+        return _on_vote(ctx, state, message)
+    if type(message) is PhaseQC:
+        return _on_phase_qc(ctx, state, sender, message)
+    if type(message) is NewView:
+        return on_new_view(ctx, state, message)
+    if type(message) is BlockRequest:
+        return _on_block_request(ctx, state, sender, message.digest)
+    assert type(message) is BlockResponse
+    return _on_block_response(ctx, state, sender, message.block)
+
+
+# ---- the phases --------------------------------------------------------------------------------
+
+
+def _on_proposal(ctx: Step, state: HotStuffState, sender: str, p: Proposal) -> HotStuffState:
+    return _accept_proposal(ctx, state, sender, p, own=False)
+
+
+def _accept_proposal(
+    ctx: Step, state: HotStuffState, sender: str, p: Proposal, own: bool
+) -> HotStuffState:
+    """Algorithm 2 prepare phase (replica): vote for a safe, timely, valid proposal."""
+    block, view, params = p.block, p.view, ctx.params
+    check_view(ctx, state, view)
+    leader = ctx.leader(view)
+    if block.proposer != leader:
+        raise Refusal(Rejection.WRONG_LEADER, f"{block.proposer} does not lead view {view}")
+    if block.view != view:
+        raise Refusal(Rejection.BAD_INPUT, "a block's view is its proposal's")
+    problem = payload_problem(block.payload, params)
+    if problem is not None:
+        raise Refusal(*problem)
+    digest = message_digest(p)
+    if not own:
+        same_view = view == state.view
+        if (same_view and state.current.proposal == digest) or any(
+            h.message == p for h in state.held
+        ):
+            raise Refusal(Rejection.DUPLICATE_MESSAGE, f"proposal of view {view}")
+        member = ctx.config.committee.member(leader)
+        ctx.verifications += 1
+        if member is None or not check_proposal_signature(p, member.public_key):
+            raise Refusal(Rejection.BAD_SIGNATURE, f"proposal of view {view}")
+        if same_view and state.current.proposal is not None:
+            raise Refusal(Rejection.EQUIVOCATION, f"a second proposal in view {view}")
+        if p.justify.phase is not Phase.PREPARE or p.justify.view >= view:
+            raise Refusal(Rejection.BAD_INPUT, "a proposal is justified by an earlier prepareQC")
+        check_certificate(ctx, p.justify)
+    if block.parent != p.justify.block:
+        raise Refusal(Rejection.BAD_PARENTS, "a block extends the block its justification names")
+    parent = state.blocks.get(block.parent)
+    if parent is None:
+        return _hold(ctx, state, sender, p, block.parent)
+    if block.height != parent.height + 1:
+        raise Refusal(Rejection.BAD_PARENTS, "a block's height is its parent's plus one")
+    if not block_time_in_bounds(block.time_ms, parent.time_ms, ctx.now, params):
+        raise Refusal(Rejection.BLOCK_TIME_OUT_OF_BOUND, f"time {block.time_ms} at {ctx.now}")
+    if not safe_node(block, p.justify, state.locked_qc, state.blocks):
+        raise Refusal(Rejection.UNSAFE_PROPOSAL, f"proposal of view {view}")
+    check = ctx.config.validate_payload
+    rejection = None if check is None else check(block.payload)
+    if rejection is not None:
+        raise Refusal(rejection, f"payload of the proposal of view {view}")
+    if view > state.view:
+        state = enter_view(ctx, state, view, "jump")
+    b = block_digest(block)
+    if b not in state.blocks:
+        state = replace(state, blocks=state.blocks.set(b, block), undecided=state.undecided | {b})
+    state = replace(state, current=replace(state.current, proposal=digest, block=b))
+    return _cast_vote(ctx, state, Phase.PREPARE, b)
+
+
+def _on_phase_qc(ctx: Step, state: HotStuffState, sender: str, m: PhaseQC) -> HotStuffState:
+    """Algorithm 2 pre-commit / commit / decide (replica): act on the leader's certificate."""
+    qc = m.qc
+    check_view(ctx, state, qc.view)
+    if sender != ctx.leader(qc.view):
+        raise Refusal(Rejection.WRONG_LEADER, f"{qc.phase} QC from {sender}")
+    seen = state.current.certified.get(qc.phase) if qc.view == state.view else None
+    if seen == qc.block or any(h.message == m for h in state.held):
+        raise Refusal(Rejection.DUPLICATE_MESSAGE, f"{qc.phase} QC of view {qc.view}")
+    check_certificate(ctx, qc)
+    if seen is not None:
+        raise Refusal(Rejection.EQUIVOCATION, f"two {qc.phase} QCs in view {qc.view}")
+    if qc.block not in state.blocks:
+        return _hold(ctx, state, sender, m, qc.block)
+    if qc.view > state.view:
+        state = enter_view(ctx, state, qc.view, "jump")
+    return _on_qc(ctx, state, qc)
+
+
+def _on_qc(ctx: Step, state: HotStuffState, qc: QC) -> HotStuffState:
+    state = replace(
+        state,
+        current=replace(state.current, certified=state.current.certified.set(qc.phase, qc.block)),
+    )
+    if qc.phase is Phase.PREPARE:
+        if qc.view > state.prepare_qc.view:
+            state = replace(state, prepare_qc=qc)
+    elif qc.phase is Phase.PRE_COMMIT:
+        state = replace(state, locked_qc=update_lock(state.locked_qc, qc))
+    else:
+        return _decide(ctx, state, qc)
+    return _cast_vote(ctx, state, NEXT_VOTE[qc.phase], qc.block)
+
+
+def _cast_vote(ctx: Step, state: HotStuffState, phase: Phase, block: bytes) -> HotStuffState:
+    """Vote at most once per (view, phase); the leader counts its own vote directly."""
+    if (state.view, phase) in state.voted:
+        return state
+    state = replace(state, voted=state.voted | {(state.view, phase)})
+    vote = sign_vote(ctx.config.key, ctx.config.name, phase, state.view, block)
+    leader = ctx.leader(state.view)
+    if leader == ctx.config.name:
+        return _collect_vote(ctx, state, vote, own=True)
+    ctx.effects.append(Send(leader, vote))
+    return state
+
+
+def _on_vote(ctx: Step, state: HotStuffState, vote: Vote) -> HotStuffState:
+    return _collect_vote(ctx, state, vote, own=False)
+
+
+def _collect_vote(ctx: Step, state: HotStuffState, vote: Vote, own: bool) -> HotStuffState:
+    """Algorithm 2 (leader): a quorum of votes in one phase becomes that phase's certificate."""
+    phase, view, current = vote.phase, vote.view, state.current
+    if view < state.view:
+        raise Refusal(Rejection.STALE_ROUND, f"vote of view {view}")
+    if view > state.view:
+        raise Refusal(Rejection.FUTURE_ROUND, f"vote of view {view}: nothing proposed there yet")
+    if ctx.leader(view) != ctx.config.name:
+        raise Refusal(Rejection.WRONG_LEADER, f"vote sent to a replica not leading view {view}")
+    if ctx.config.committee.member(vote.signer) is None:
+        raise Refusal(Rejection.NOT_VALIDATOR, vote.signer)
+    if phase in current.certified:
+        raise Refusal(Rejection.STALE_ROUND, f"{phase} of view {view} already certified")
+    phase_votes: immutables.Map[str, Vote] = current.votes.get(phase, immutables.Map())
+    previous = phase_votes.get(vote.signer)
+    if previous == vote:
+        raise Refusal(Rejection.DUPLICATE_MESSAGE, f"vote of {vote.signer}")
+    if not own:
+        ctx.verifications += 1
+        if not check_vote_signature(vote, ctx.config.committee):
+            raise Refusal(Rejection.BAD_SIGNATURE, f"vote of {vote.signer}")
+    if previous is not None:
+        code = (
+            Rejection.EQUIVOCATION if previous.block != vote.block else Rejection.DUPLICATE_MESSAGE
+        )
+        raise Refusal(code, f"second {phase} vote of {vote.signer} in view {view}")
+    expected = current.block if phase is Phase.PREPARE else current.certified.get(_PREVIOUS[phase])
+    if expected is None or vote.block != expected:
+        raise Refusal(Rejection.BAD_INPUT, f"{phase} vote for a block not open for that phase")
+    phase_votes = phase_votes.set(vote.signer, vote)
+    state = replace(state, current=replace(current, votes=current.votes.set(phase, phase_votes)))
+    if not ctx.config.committee.is_quorum(phase_votes.keys()):
+        return state
+    qc = certify(phase, view, vote.block, {s: v.signature for s, v in phase_votes.items()})
+    ctx.effects.append(Broadcast(PhaseQC(qc)))
+    return _on_qc(ctx, state, qc)
+
+
+def _decide(ctx: Step, state: HotStuffState, qc: QC) -> HotStuffState:
+    """Algorithm 2 decide phase: the commitQC's block and its undecided ancestors become final."""
+    chain: list[Block] = []
+    digest = qc.block
+    while digest in state.undecided:
+        block = state.blocks[digest]
+        chain.append(block)
+        digest = block.parent
+    if chain and digest != state.decided_tip:
+        raise Refusal(Rejection.UNSAFE_PROPOSAL, "a commitQC conflicts with the decided chain")
+    decided_txs = state.decided_txs
+    for block in reversed(chain):
+        ctx.effects.append(Decided(block, qc))
+        for tx in block.payload:
+            decided_txs = decided_txs.set(tx_digest(tx), block.height)
+    if chain:
+        height = chain[0].height
+        keep = {state.locked_qc.block, state.prepare_qc.block}
+        final = {block_digest(b) for b in chain}
+        dropped = {
+            d
+            for d in state.undecided
+            if d in final or (state.blocks[d].height <= height and d not in keep)
+        }
+        blocks = state.blocks
+        for d in dropped - final:
+            blocks = blocks.delete(d)
+        state = replace(
+            state,
+            blocks=blocks,
+            undecided=state.undecided - dropped,
+            decided_tip=qc.block,
+            decided_txs=decided_txs,
+            mempool=tuple(tx for tx in state.mempool if tx_digest(tx) not in decided_txs),
+            orphans=immutables.Map({d: b for d, b in state.orphans.items() if b.height > height}),
+        )
+    own = state.prepare_qc if state.prepare_qc.block == qc.block else None
+    return enter_view(ctx, state, qc.view + 1, "decided", justify=own)
+
+
+# ---- blocks a replica does not hold yet --------------------------------------------------------
+
+
+def _want(ctx: Step, state: HotStuffState, digest: bytes, ask: str) -> HotStuffState:
+    if digest in state.wanted:
+        return state
+    request = BlockRequest(digest)
+    ctx.effects.append(Broadcast(request) if ask == ctx.config.name else Send(ask, request))
+    return replace(state, wanted=state.wanted | {digest})
+
+
+def _room(ctx: Step, state: HotStuffState) -> bool:
+    return len(state.held) + len(state.orphans) < ctx.params.max_pending_messages
+
+
+def _hold(
+    ctx: Step, state: HotStuffState, sender: str, message: Proposal | PhaseQC, needs: bytes
+) -> HotStuffState:
+    """Keep a message whose block is missing in the bounded waiting room and fetch the block."""
+    if not _room(ctx, state):
+        raise Refusal(Rejection.MISSING_PARENT, "the waiting room is full")
+    state = replace(state, held=(*state.held, Held(sender, message, needs)))
+    return _want(ctx, state, needs, sender)
+
+
+def _on_block_request(ctx: Step, state: HotStuffState, sender: str, digest: bytes) -> HotStuffState:
+    block = state.blocks.get(digest)
+    if block is None:
+        raise Refusal(Rejection.MISSING_PARENT, "asked for a block not held here")
+    ctx.effects.append(Send(sender, BlockResponse(block)))
+    return state
+
+
+def _on_block_response(ctx: Step, state: HotStuffState, sender: str, block: Block) -> HotStuffState:
+    """A block asked for (named by a checked certificate, or the parent of one) arrives."""
+    digest = block_digest(block)
+    if digest in state.blocks or digest in state.orphans:
+        raise Refusal(Rejection.DUPLICATE_MESSAGE, "a block already held")
+    if digest not in state.wanted or block.height == 0:
+        raise Refusal(Rejection.BAD_INPUT, "a block nobody asked for")
+    parent = state.blocks.get(block.parent)
+    if parent is not None and block.height != parent.height + 1:
+        raise Refusal(Rejection.BAD_PARENTS, "a block's height is its parent's plus one")
+    if parent is None and not _room(ctx, state):
+        raise Refusal(Rejection.MISSING_PARENT, "the waiting room is full")
+    state = replace(state, wanted=state.wanted - {digest}, orphans=state.orphans.set(digest, block))
+    return state if parent is not None else _want(ctx, state, block.parent, sender)
+
+
+def _resolve(ctx: Step, state: HotStuffState) -> HotStuffState:
+    """After any accepted input: link fetched blocks, replay what waited for them, propose."""
+    progress = True
+    while progress:
+        progress = False
+        for digest, block in sorted(state.orphans.items()):
+            parent = state.blocks.get(block.parent)
+            if parent is None:
+                continue
+            orphans = state.orphans.delete(digest)
+            if block.height == parent.height + 1:
+                blocks, undecided = state.blocks.set(digest, block), state.undecided | {digest}
+                state = replace(state, blocks=blocks, undecided=undecided, orphans=orphans)
+            else:
+                state = replace(state, orphans=orphans)
+            progress = True
+        ready = [h for h in state.held if h.needs in state.blocks]
+        if ready:
+            progress = True
+            state = replace(state, held=tuple(h for h in state.held if h not in ready))
+            for h in ready:
+                state = attempt(ctx, state, partial(_replay, ctx, held=h))
+    state, proposal = try_propose(ctx, state)
+    if proposal is None:
+        return state
+    return _accept_proposal(ctx, state, ctx.config.name, proposal, own=True)
+
+
+def _replay(ctx: Step, state: HotStuffState, *, held: Held) -> HotStuffState:
+    message = held.message
+    if isinstance(message, Proposal):
+        return _on_proposal(ctx, state, held.sender, message)
+    return _on_phase_qc(ctx, state, held.sender, message)
+
+
+# ---- transactions, recovery, the program -------------------------------------------------------
+
+
+def recover(state: HotStuffState) -> HotStuffState:
+    """What survives a crash: view, lock, prepareQC, the (view, phase) pairs voted in, and the
+    decided blocks (with the undecided blocks the two certificates name, and their ancestors)."""
+    kept: set[bytes] = set()
+    for digest in (state.locked_qc.block, state.prepare_qc.block):
+        while digest in state.undecided and digest not in kept:
+            kept.add(digest)
+            digest = state.blocks[digest].parent
+    lost = state.undecided - kept
+    blocks = state.blocks
+    for digest in lost:
+        blocks = blocks.delete(digest)
+    return HotStuffState(
+        view=state.view,
+        locked_qc=state.locked_qc,
+        prepare_qc=state.prepare_qc,
+        voted=state.voted,
+        blocks=blocks,
+        undecided=frozenset(kept),
+        decided_tip=state.decided_tip,
+        decided_txs=state.decided_txs,
+        stats=state.stats,
+    )
+
+
+def hotstuff_program(config: HotStuffConfig) -> Program[HotStuffState]:
+    """§4.3: one settlement-path replica as a `Program` (fresh state, step, recover)."""
+    member = config.committee.member(config.name)
+    if member is None or member.public_key != config.key.public:
+        raise RejectedError(Rejection.NOT_VALIDATOR, f"{config.name} with this key")
+    if config.leaders is not None and (
+        not config.leaders or any(config.committee.member(n) is None for n in config.leaders)
+    ):
+        raise RejectedError(Rejection.BAD_INPUT, "leaders are committee members")
+
+    def step(state: HotStuffState, event: Input) -> tuple[HotStuffState, Effects]:
+        return _step(config, state, event)
+
+    return Program(HotStuffState, step, recover)
