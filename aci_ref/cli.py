@@ -8,6 +8,7 @@ which pulls in torch, so a mistyped flag is answered at once.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import os
@@ -123,6 +124,9 @@ def cmd_params(args: argparse.Namespace, console: Console) -> int:
 # repeated here so a run that would overflow is refused before torch loads;
 # tests/cli/test_simulator_agreement.py fails when the two drift apart.
 _SIM_VALIDATORS = 4
+SEQUENCER_JOBS = 2000
+CONSENSUS_JOBS = 40
+MAX_VALIDATORS = 99  # validator names v01…v99 sort in committee order
 _SIM_LPS = 2
 _SIM_WORKER_CAPACITY = 16
 _SIM_CLIENT_TOKENS = 1_000_000
@@ -177,7 +181,22 @@ def _at_least(flag: str, value: int, low: int, why: str = "") -> None:
 
 def check_simulate(args: argparse.Namespace, params: Params) -> None:
     """Refuse flags the simulation would crash on or silently ignore; torch is not loaded yet."""
+    if args.jobs is None:
+        args.jobs = CONSENSUS_JOBS if args.validators else SEQUENCER_JOBS
     _at_least("--jobs", args.jobs, 1)
+    _at_least("--validators", args.validators, 0)
+    _at_least("--byzantine", args.byzantine, 0)
+    if args.byzantine and not args.validators:
+        raise UsageError("--byzantine needs --validators: a sequencer run has no validators")
+    if args.validators > MAX_VALIDATORS:
+        raise UsageError(f"--validators {args.validators}: at most {MAX_VALIDATORS}")
+    faulty = (args.validators - 1) // 3
+    if args.validators and args.byzantine > faulty:
+        raise UsageError(
+            f"--byzantine {args.byzantine} is more than f = {faulty} of --validators"
+            f" {args.validators}: beyond f neither safety nor liveness is promised (the"
+            " adversarial suites in tests/adversarial show what breaks)"
+        )
     _at_least("--workers", args.workers, 1, "someone has to run the jobs")
     _at_least("--lazy-workers", args.lazy_workers, 0)
     _at_least("--careless-workers", args.careless_workers, 0)
@@ -283,9 +302,15 @@ def cmd_simulate(args: argparse.Namespace, console: Console) -> int:
         seed=args.seed,
         params=params,
     )
+    run: Callable[..., dict[str, Any]] = simulate
+    if args.validators:
+        from aci_ref.sim.consensus_sim import ConsensusSetup, simulate_consensus
+
+        setup = ConsensusSetup(args.validators, args.byzantine)
+        run = functools.partial(simulate_consensus, setup=setup)
     errors = Console(stderr=True)
     if args.quiet:
-        report = simulate(config)
+        report = run(config)
     elif errors.is_terminal:
         with Progress(
             TextColumn("simulating"),
@@ -296,10 +321,10 @@ def cmd_simulate(args: argparse.Namespace, console: Console) -> int:
             transient=True,
         ) as bar:
             task = bar.add_task("jobs", total=config.jobs)
-            report = simulate(config, lambda done, total: bar.update(task, completed=done))
+            report = run(config, lambda done, total: bar.update(task, completed=done))
     else:
         # Without a terminal rich draws no bar; a log still wants to see the run advance.
-        report = simulate(config, PlainProgress(sys.stderr))
+        report = run(config, PlainProgress(sys.stderr))
     if args.json:
         payload = {**report, "params_file": params_origin(args.params), "units": _units(params)}
         print(json.dumps(payload, indent=2, sort_keys=True))
@@ -422,7 +447,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the whole protocol in one process, deterministically.",
     )
     count: dict[str, Any] = {"type": int, "metavar": "N"}
-    _option(s, "--jobs", "jobs the clients submit", "2000", default=2000, **count)
+    _option(
+        s,
+        "--jobs",
+        "jobs the clients submit",
+        f"{SEQUENCER_JOBS}, or {CONSENSUS_JOBS} with --validators",
+        default=None,
+        **count,
+    )
     _option(
         s,
         "--workers",
@@ -483,6 +515,24 @@ def build_parser() -> argparse.ArgumentParser:
         " verification_committee_size + 1",
         "5",
         default=5,
+        **count,
+    )
+    _option(
+        s,
+        "--validators",
+        "validators ordering the events through the two consensus tracks in the network"
+        " simulator; 0 runs one trusted sequencer instead",
+        "0",
+        default=0,
+        **count,
+    )
+    _option(
+        s,
+        "--byzantine",
+        "of --validators, how many are adversaries (equivocating, withholding, forging), at most"
+        " f = (N - 1) // 3",
+        "0",
+        default=0,
         **count,
     )
     _option(

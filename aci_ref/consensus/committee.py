@@ -27,7 +27,7 @@ class Validator:
 
 @dataclass(frozen=True, slots=True)
 class Committee:
-    """ref: committee — the validator set of one epoch, sorted by name, with its quorum rules."""
+    """§4.2–§4.3: the validator set fixed at genesis, sorted by name, with its quorum rules."""
 
     validators: tuple[Validator, ...]
     _by_name: dict[str, Validator] = field(init=False, repr=False, compare=False)

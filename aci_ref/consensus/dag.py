@@ -7,15 +7,18 @@ its local DAG. The total order (`order.commit_step`) then turns the DAG into `Co
 one per vertex, numbered without gaps. Memory is bounded by the parameters: rounds more than
 `gc_depth_rounds` below the last committed anchor are collected, messages more than
 `max_round_lead` rounds ahead are dropped, and at most `max_pending_messages` wait for parents.
+The waiting room and certificate fetch are in `dag_sync`, commit output and collection in
+`dag_commit`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from functools import partial
 
 import immutables
 
+from aci_ref.consensus.dag_commit import commit
 from aci_ref.consensus.dag_messages import (
     Ack,
     Certificate,
@@ -23,20 +26,27 @@ from aci_ref.consensus.dag_messages import (
     CertificateRequest,
     Committed,
     DagConfig,
-    Problem,
     Vertex,
     batch_bytes,
-    certificate_digest,
     certify,
     check_ack,
     check_certificate,
     check_vertex,
-    digest_tuple,
     fill_batch,
     horizon,
-    resolve_parents,
     sign_ack,
     sign_vertex,
+)
+from aci_ref.consensus.dag_sync import (
+    Held,
+    Out,
+    drop,
+    hold,
+    missing_parents,
+    on_reply,
+    on_request,
+    release,
+    resend,
 )
 from aci_ref.consensus.io import (
     Broadcast,
@@ -52,7 +62,7 @@ from aci_ref.consensus.io import (
     Stats,
     TimerFired,
 )
-from aci_ref.consensus.order import Node, commit_step, node_of
+from aci_ref.consensus.order import Node, node_of
 from aci_ref.errors import Rejection
 
 __all__ = [
@@ -64,7 +74,6 @@ __all__ = [
     "Committed",
     "DagConfig",
     "DagState",
-    "Held",
     "Vertex",
     "dag_program",
 ]
@@ -73,14 +82,6 @@ ROUND_TIMER = "dag/round"
 """The one timer key: proposal pacing, the anchor wait and retransmission."""
 
 Map = immutables.Map
-
-
-@dataclass(frozen=True, slots=True)
-class Held:
-    """A checked vertex or certificate waiting for parents, and the peer that can supply them."""
-
-    message: Vertex | Certificate
-    sender: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,14 +108,6 @@ class DagState:
     stats: Stats = field(default_factory=Stats)
 
 
-Out = list[Any]
-
-
-def _drop(state: DagState, out: Out, problem: Problem) -> DagState:
-    out.append(Dropped(problem[0], problem[1]))
-    return replace(state, stats=state.stats.drop(problem[0]))
-
-
 def _count_sent(config: DagConfig, state: DagState, effects: Out) -> DagState:
     sent = sum(
         1 if isinstance(e, Send) else config.committee.size - 1 if isinstance(e, Broadcast) else 0
@@ -123,23 +116,7 @@ def _count_sent(config: DagConfig, state: DagState, effects: Out) -> DagState:
     return replace(state, stats=replace(state.stats, sent=state.stats.sent + sent))
 
 
-# ---- the DAG: insertion, commit, garbage collection --------------------------------------------
-
-
-def _hold(
-    config: DagConfig, state: DagState, out: Out, held: Held, missing: list[bytes]
-) -> DagState:
-    message = held.message
-    vertex = message.vertex if isinstance(message, Certificate) else message
-    key = (b"c" if isinstance(message, Certificate) else b"v") + vertex.digest()
-    room = state.pending.get(vertex.round, Map())
-    if key in room:
-        return _drop(state, out, (Rejection.DUPLICATE_MESSAGE, "already waiting for parents"))
-    if state.held_count >= config.params.max_pending_messages:
-        return _drop(state, out, (Rejection.MISSING_PARENT, "the waiting room is full"))
-    out.append(Send(held.sender, CertificateRequest(tuple(missing))))
-    pending = state.pending.set(vertex.round, room.set(key, held))
-    return replace(state, pending=pending, held_count=state.held_count + 1)
+# ---- messages ----------------------------------------------------------------------------------
 
 
 def _insert(config: DagConfig, state: DagState, out: Out, certificate: Certificate) -> DagState:
@@ -154,103 +131,8 @@ def _insert(config: DagConfig, state: DagState, out: Out, certificate: Certifica
         index=state.index.set(node.digest, (round_, author)),
         votes=state.votes if votes is None else votes,
     )
-    state = _commit(config, state, out)
-    return _release(config, state, out, round_ + 1)
-
-
-def _commit(config: DagConfig, state: DagState, out: Out) -> DagState:
-    """Run the total order on the DAG and emit what it newly commits."""
-    steps = commit_step(
-        state.dag,
-        config.committee,
-        state.last_committed_round,
-        state.ordered,
-        config.params.gc_depth_rounds,
-    )
-    if not steps:
-        return state
-    ordered, sequence = state.ordered, state.sequence
-    for anchor, history in steps:
-        for node in history:
-            out.append(
-                Committed(sequence, node.digest, node.round, node.author, node.batch, anchor.round)
-            )
-            ordered = ordered.set(node.digest, node.round)
-            sequence += 1
-    last = steps[-1][0].round
-    state = replace(state, ordered=ordered, sequence=sequence, last_committed_round=last)
-    return _collect(config, state, out)
-
-
-def _collect(config: DagConfig, state: DagState, out: Out) -> DagState:
-    """Forget every round below the horizon; an own vertex never ordered gives its batch back."""
-    low = horizon(config, state.last_committed_round)
-    returned: list[bytes] = []
-    own = state.own
-    for round_ in sorted(r for r in state.own if r < low):
-        vertex = own[round_]
-        if vertex.batch and certificate_digest(vertex.digest()) not in state.ordered:
-            returned.extend(vertex.batch)
-        own = own.delete(round_)
-    index = state.index
-    dag = state.dag
-    for round_ in sorted(r for r in state.dag if r < low):
-        for node in state.dag[round_].values():
-            index = index.delete(node.digest)
-        dag = dag.delete(round_)
-    pending, held = state.pending, state.held_count
-    for round_ in sorted(r for r in state.pending if r < low):
-        held -= len(pending[round_])
-        pending = pending.delete(round_)
-    limit = config.params.max_batch_txs * 4
-    mempool = (*returned, *state.mempool)
-    for _ in mempool[limit:]:
-        out.append(Dropped(Rejection.OVERSIZED_BATCH, "mempool full: an orphaned tx is lost"))
-    return replace(
-        state,
-        own=own,
-        dag=dag,
-        index=index,
-        pending=pending,
-        held_count=held,
-        mempool=mempool[:limit],
-        votes=_below(state.votes, low),
-        acked=Map({k: v for k, v in state.acked.items() if k[0] >= low}),
-        ordered=Map({k: v for k, v in state.ordered.items() if v >= low}),
-    )
-
-
-def _below(votes: Map[int, Map[str, bytes]], low: int) -> Map[int, Map[str, bytes]]:
-    for round_ in sorted(r for r in votes if r < low):
-        votes = votes.delete(round_)
-    return votes
-
-
-def _release(config: DagConfig, state: DagState, out: Out, round_: int) -> DagState:
-    """Retry the messages of `round_` that waited for parents (some may be ready now)."""
-    room = state.pending.get(round_)
-    if not room:
-        return state
-    for key in sorted(room):
-        held = room[key]
-        message = held.message
-        vertex = message.vertex if isinstance(message, Certificate) else message
-        if _parents(config, state, vertex)[1]:
-            continue  # still missing some
-        current = state.pending.get(round_, Map())
-        if key not in current:
-            continue
-        rest = current.delete(key)
-        pending = state.pending.set(round_, rest) if rest else state.pending.delete(round_)
-        state = replace(state, pending=pending, held_count=state.held_count - 1)
-        if isinstance(message, Certificate):
-            state = _on_certificate(config, state, out, message, held.sender, checked=True)
-        else:
-            state = _on_vertex(config, state, out, message, held.sender, checked=True)
-    return state
-
-
-# ---- messages ----------------------------------------------------------------------------------
+    state = commit(config, state, out)
+    return release(config, state, out, round_ + 1, partial(_resume, config))
 
 
 def _window(config: DagConfig, state: DagState) -> tuple[int, int]:
@@ -268,13 +150,6 @@ def _slot(state: DagState, certificate: Certificate) -> bytes | None:
     return None if node is None else node.digest
 
 
-def _parents(
-    config: DagConfig, state: DagState, vertex: Vertex
-) -> tuple[Problem | None, list[bytes]]:
-    low = horizon(config, state.last_committed_round)
-    return resolve_parents(config, vertex, state.index, low)
-
-
 def _on_vertex(
     config: DagConfig, state: DagState, out: Out, vertex: Vertex, sender: str, checked: bool
 ) -> DagState:
@@ -284,22 +159,22 @@ def _on_vertex(
         problem, count = check_vertex(config, vertex, low, high)
         state = replace(state, stats=state.stats.verified(count))
         if problem is not None:
-            return _drop(state, out, problem)
+            return drop(state, out, problem)
     digest = vertex.digest()
     slot = (vertex.round, vertex.author)
     previous = state.acked.get(slot)
     if vertex.author == config.name and previous != digest:
-        return _drop(state, out, (Rejection.EQUIVOCATION, "a vertex in our name we did not make"))
+        return drop(state, out, (Rejection.EQUIVOCATION, "a vertex in our name we did not make"))
     if previous == digest:
         out.append(Send(vertex.author, sign_ack(config.key, vertex, config.name)))
-        return _drop(state, out, (Rejection.DUPLICATE_MESSAGE, "vertex already acknowledged"))
+        return drop(state, out, (Rejection.DUPLICATE_MESSAGE, "vertex already acknowledged"))
     if previous is not None:
-        return _drop(state, out, (Rejection.EQUIVOCATION, f"a second vertex in slot {slot}"))
-    problem, missing = _parents(config, state, vertex)
+        return drop(state, out, (Rejection.EQUIVOCATION, f"a second vertex in slot {slot}"))
+    problem, missing = missing_parents(config, state, vertex)
     if problem is not None:
-        return _drop(state, out, problem)
+        return drop(state, out, problem)
     if missing:
-        return _hold(config, state, out, Held(vertex, sender), missing)
+        return hold(config, state, out, Held(vertex, sender), missing)
     state = replace(state, acked=state.acked.set(slot, digest))
     out.append(Send(vertex.author, sign_ack(config.key, vertex, config.name)))
     return state
@@ -321,13 +196,22 @@ def _on_certificate(
         )
         state = replace(state, stats=state.stats.verified(count))
         if problem is not None:
-            return _drop(state, out, problem)
-    problem, missing = _parents(config, state, certificate.vertex)
+            return drop(state, out, problem)
+    problem, missing = missing_parents(config, state, certificate.vertex)
     if problem is not None:
-        return _drop(state, out, problem)
+        return drop(state, out, problem)
     if missing:
-        return _hold(config, state, out, Held(certificate, sender), missing)
+        return hold(config, state, out, Held(certificate, sender), missing)
     return _insert(config, state, out, certificate)
+
+
+def _resume(
+    config: DagConfig, state: DagState, out: Out, message: Vertex | Certificate, sender: str
+) -> DagState:
+    """Handle a held message whose parents have arrived (it was checked when it was held)."""
+    if isinstance(message, Certificate):
+        return _on_certificate(config, state, out, message, sender, checked=True)
+    return _on_vertex(config, state, out, message, sender, checked=True)
 
 
 def _on_ack(config: DagConfig, state: DagState, out: Out, ack: Ack) -> DagState:
@@ -337,7 +221,7 @@ def _on_ack(config: DagConfig, state: DagState, out: Out, ack: Ack) -> DagState:
     problem, count = check_ack(config, ack, low, state.own, certified, state.votes)
     state = replace(state, stats=state.stats.verified(count))
     if problem is not None:
-        return _drop(state, out, problem)
+        return drop(state, out, problem)
     gathered = state.votes.get(ack.round, Map()).set(ack.signer, ack.signature)
     state = replace(state, votes=state.votes.set(ack.round, gathered))
     if not config.committee.is_quorum(gathered.keys()):
@@ -345,39 +229,6 @@ def _on_ack(config: DagConfig, state: DagState, out: Out, ack: Ack) -> DagState:
     certificate = certify(state.own[ack.round], dict(gathered.items()))
     out.append(Broadcast(certificate))
     return _on_certificate(config, state, out, certificate, config.name, checked=True)
-
-
-def _on_request(
-    config: DagConfig, state: DagState, out: Out, request: object, sender: str
-) -> DagState:
-    if type(request) is not CertificateRequest or not digest_tuple(request.digests):
-        return _drop(state, out, (Rejection.BAD_INPUT, "malformed certificate request"))
-    if len(request.digests) > config.params.max_pending_messages:
-        return _drop(state, out, (Rejection.BAD_INPUT, "too many digests in one request"))
-    found = []
-    for digest in request.digests:
-        slot = state.index.get(digest)
-        if slot is not None:
-            found.append(state.dag[slot[0]][slot[1]].certificate)
-    if found:
-        out.append(Send(sender, CertificateReply(tuple(found))))
-    return state
-
-
-def _on_reply(config: DagConfig, state: DagState, out: Out, reply: object, sender: str) -> DagState:
-    if type(reply) is not CertificateReply or type(reply.certificates) is not tuple:
-        return _drop(state, out, (Rejection.BAD_INPUT, "malformed certificate reply"))
-    if len(reply.certificates) > config.params.max_pending_messages:
-        return _drop(state, out, (Rejection.BAD_INPUT, "too many certificates in one reply"))
-    for certificate in sorted(reply.certificates, key=_round_key):
-        state = _on_certificate(config, state, out, certificate, sender, checked=False)
-    return state
-
-
-def _round_key(certificate: object) -> int:
-    vertex = getattr(certificate, "vertex", None)
-    value = getattr(vertex, "round", 0)
-    return value if type(value) is int else 0
 
 
 # ---- proposing and the round timer -------------------------------------------------------------
@@ -421,7 +272,7 @@ def _progress(config: DagConfig, state: DagState, out: Out, now: int, fired: boo
         # Waiting for a quorum of this round: resend what peers may have missed, now and then.
         resend_at = max(wait_until, state.last_resend_ms + params.dag_leader_timeout_ms)
         if fired and now >= resend_at:
-            state = _resend(config, state, out, now)
+            state = resend(config, state, out, now)
             resend_at = now + params.dag_leader_timeout_ms
         return _arm(state, out, resend_at, now)
     if state.last_proposal_ms is not None:
@@ -440,18 +291,6 @@ def _should_wait(config: DagConfig, state: DagState, round_: int) -> bool:
     if round_ % 2 == 0 and round_ >= 2 and config.committee.leader(round_ // 2) not in held:
         return True
     return round_ in state.own and config.name not in held
-
-
-def _resend(config: DagConfig, state: DagState, out: Out, now: int) -> DagState:
-    mine = state.own.get(state.proposed_round)
-    if mine is not None and config.name not in state.dag.get(state.proposed_round, Map()):
-        out.append(Broadcast(mine))
-    for round_ in sorted(state.own, reverse=True):
-        node = state.dag.get(round_, Map()).get(config.name)
-        if node is not None:
-            out.append(Broadcast(node.certificate))
-            break
-    return replace(state, last_resend_ms=now)
 
 
 def _arm(state: DagState, out: Out, at_ms: int, now: int) -> DagState:
@@ -475,18 +314,18 @@ def _step(config: DagConfig, state: DagState, event: Input) -> tuple[DagState, O
     if isinstance(event, ClientTx):
         return _on_client_tx(config, state, out, event.tx), out
     if not state.started or type(getattr(event, "now_ms", None)) is not int:
-        return _drop(state, out, (Rejection.BAD_INPUT, "not started, or no clock reading")), out
+        return drop(state, out, (Rejection.BAD_INPUT, "not started, or no clock reading")), out
     now = event.now_ms
     if isinstance(event, TimerFired):
         if event.key != ROUND_TIMER:
-            return _drop(state, out, (Rejection.BAD_INPUT, f"unknown timer {event.key!r}")), out
+            return drop(state, out, (Rejection.BAD_INPUT, f"unknown timer {event.key!r}")), out
         return _progress(config, replace(state, timer_at=-1), out, now, fired=True), out
     if not isinstance(event, Deliver):
-        return _drop(state, out, (Rejection.BAD_INPUT, "unknown input")), out
+        return drop(state, out, (Rejection.BAD_INPUT, "unknown input")), out
     state = replace(state, stats=replace(state.stats, received=state.stats.received + 1))
     message, sender, before = event.message, event.sender, state
     if type(sender) is not str or config.committee.member(sender) is None:
-        return _drop(state, out, (Rejection.NOT_VALIDATOR, f"sender {sender!r}")), out
+        return drop(state, out, (Rejection.NOT_VALIDATOR, f"sender {sender!r}")), out
     if isinstance(message, Vertex):
         state = _on_vertex(config, state, out, message, sender, checked=False)
     elif isinstance(message, Certificate):
@@ -494,11 +333,13 @@ def _step(config: DagConfig, state: DagState, event: Input) -> tuple[DagState, O
     elif isinstance(message, Ack):
         state = _on_ack(config, state, out, message)
     elif isinstance(message, CertificateRequest):
-        state = _on_request(config, state, out, message, sender)
+        state = on_request(config, state, out, message, sender)
     elif isinstance(message, CertificateReply):
-        state = _on_reply(config, state, out, message, sender)
+        state = on_reply(
+            config, state, out, message, sender, partial(_on_certificate, config, checked=False)
+        )
     else:
-        state = _drop(state, out, (Rejection.BAD_INPUT, f"unknown message {type(message)}"))
+        state = drop(state, out, (Rejection.BAD_INPUT, f"unknown message {type(message)}"))
     if all(getattr(state, name) is getattr(before, name) for name in _PROTOCOL_FIELDS):
         return state, out  # refused (or a sync reply): nothing to act on
     return _progress(config, state, out, now, fired=False), out
@@ -510,11 +351,11 @@ _PROTOCOL_FIELDS = tuple(f.name for f in fields(DagState) if f.name != "stats")
 def _on_client_tx(config: DagConfig, state: DagState, out: Out, tx: object) -> DagState:
     params = config.params
     if type(tx) is not bytes:
-        return _drop(state, out, (Rejection.BAD_INPUT, "a transaction is bytes"))
+        return drop(state, out, (Rejection.BAD_INPUT, "a transaction is bytes"))
     if batch_bytes((tx,)) > params.max_batch_bytes:
-        return _drop(state, out, (Rejection.OVERSIZED_BATCH, "a transaction too big for a batch"))
+        return drop(state, out, (Rejection.OVERSIZED_BATCH, "a transaction too big for a batch"))
     if len(state.mempool) >= params.max_batch_txs * 4:
-        return _drop(state, out, (Rejection.OVERSIZED_BATCH, "mempool full"))
+        return drop(state, out, (Rejection.OVERSIZED_BATCH, "mempool full"))
     return replace(state, mempool=(*state.mempool, tx))
 
 

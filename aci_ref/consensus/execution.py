@@ -33,6 +33,7 @@ from aci_ref.consensus.checkpoint import (
     checkpoint_due,
     make_checkpoint,
 )
+from aci_ref.consensus.hotstuff_messages import QC, Block, block_digest
 from aci_ref.consensus.transactions import (
     Track,
     decode_transaction,
@@ -49,16 +50,21 @@ from aci_ref.events import SealBlock, SignedEvent
 class SettlementMarker:
     """ref: settlement marker — a decided settlement block as it enters the fast-path order.
 
-    `certificate` is the canonical bytes of the block's commit certificate and `beacon` the
-    threshold signature over `height`; the executor's `verify_marker` checks both.
+    `certificate` is the commitQC that decided `block`: the block's own, or that of a descendant,
+    in which case `descendants` holds the blocks from the child of `block` up to the certified
+    one, so the parent links prove the decision. `beacon` is the threshold signature over the
+    block's height. The executor's `verify_marker` checks all three.
     """
 
-    height: int
-    time_ms: int
-    payload: tuple[bytes, ...]
-    block: bytes
-    certificate: bytes
+    block: Block
+    descendants: tuple[Block, ...]
+    certificate: QC
     beacon: bytes
+
+    @property
+    def height(self) -> int:
+        """The settlement height the marker executes."""
+        return self.block.height
 
 
 def marker_item(marker: SettlementMarker) -> bytes:
@@ -142,9 +148,14 @@ class ExecutionConfig:
 
 @dataclass(frozen=True, slots=True)
 class Execution:
-    """ref: executor — the chain, the output so far and the checkpoints it produced and settled."""
+    """ref: executor — the chain, the output so far and the checkpoints it produced and settled.
+
+    `block_height` is the last settlement block executed; the chain's own height counts from its
+    genesis, so block h seals chain height `genesis height + h`.
+    """
 
     chain: ChainState
+    block_height: int = 0
     next_sequence: int = 0
     interval_first: int = 0
     interval_items: tuple[bytes, ...] = ()
@@ -165,7 +176,7 @@ def execute_vertex(
     batch: tuple[bytes, ...],
     closes_anchor: int | None,
 ) -> tuple[Execution, tuple[Any, ...]]:
-    """Run one committed vertex's batch; `closes_anchor` is the anchor round it ends, if any."""
+    """§4.1–§4.4: run one committed vertex's batch; `closes_anchor`: the anchor round it ends."""
     effects: list[Any] = []
     for item in batch:
         state = replace(
@@ -237,27 +248,29 @@ def _run_event(
 def _run_marker(
     state: Execution, config: ExecutionConfig, marker: SettlementMarker, out: list[Any]
 ) -> Execution:
-    next_height = state.chain.height + 1
+    next_height = state.block_height + 1
     if marker.height < next_height or marker.height in state.held:
         return state  # a duplicate: the height ran (or waits) already
+    where, digest = f"height/{marker.height}", block_digest(marker.block)
     reason = config.verify_marker(marker)
     if reason is not None:
-        out.append(Refused(f"height/{marker.height}", marker.block, reason))
+        out.append(Refused(where, digest, reason))
         return state
     if marker.height > next_height:
         if len(state.held) >= config.max_held:
-            out.append(Refused(f"height/{marker.height}", marker.block, Rejection.MISSING_PARENT))
+            out.append(Refused(where, digest, Rejection.MISSING_PARENT))
             return state
         return replace(state, held=state.held.set(marker.height, marker))
     state = _run_block(state, marker, out)
-    while (waiting := state.held.get(state.chain.height + 1)) is not None:
+    while (waiting := state.held.get(state.block_height + 1)) is not None:
         state = _run_block(replace(state, held=state.held.delete(waiting.height)), waiting, out)
     return state
 
 
 def _run_block(state: Execution, marker: SettlementMarker, out: list[Any]) -> Execution:
     chain = state.chain
-    for index, data in enumerate(marker.payload):
+    block = marker.block
+    for index, data in enumerate(block.payload):
         where = f"height/{marker.height}/{index}"
         digest = sha256(data)
         try:
@@ -272,14 +285,14 @@ def _run_block(state: Execution, marker: SettlementMarker, out: list[Any]) -> Ex
             out.append(Refused(where, digest, Rejection.BAD_SETTLEMENT))
             continue
         chain = _run_event(chain, item, Track.SETTLEMENT, where, digest, out)
-    step = SealBlock(marker.height, marker.time_ms, beacon_bytes(marker.beacon))
+    step = SealBlock(chain.height + 1, block.time_ms, beacon_bytes(marker.beacon))
     try:
         chain, effects = seal_block(chain, step)
     except RejectedError as refused:
         # Validators vote only for blocks whose time the chain accepts (hotstuff's time rule).
         raise InvariantViolation(f"a decided block failed to seal: {refused}") from refused
-    out.append(BlockExecuted(marker.height, marker.time_ms, effects))
-    return replace(state, chain=chain)
+    out.append(BlockExecuted(block.height, block.time_ms, effects))
+    return replace(state, chain=chain, block_height=block.height)
 
 
 def _settle_checkpoint(

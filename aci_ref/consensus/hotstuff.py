@@ -11,6 +11,8 @@ Everything refused is dropped with its code and leaves the protocol state unchan
 moves). Memory is bounded by parameters: one view's votes, one new-view per signer, a waiting room
 of `max_pending_messages` for messages and fetched blocks whose parents are missing, a mempool of
 `4 * max_batch_txs`; blocks below the decided height that were never decided are discarded.
+The checks of incoming messages are in `hotstuff_checks`, block fetch, the waiting room and
+pruning in `hotstuff_sync`, views, timers and proposing in `pacemaker`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Final
 import immutables
 
 from aci_ref.consensus.committee import Committee
+from aci_ref.consensus.hotstuff_checks import check_phase_qc, check_proposal, check_vote
 from aci_ref.consensus.hotstuff_messages import (
     GENESIS_BLOCK,
     GENESIS_QC,
@@ -38,12 +41,17 @@ from aci_ref.consensus.hotstuff_messages import (
     Vote,
     block_digest,
     certify,
-    check_proposal_signature,
-    check_vote_signature,
-    message_digest,
     message_shape,
-    payload_problem,
     sign_vote,
+)
+from aci_ref.consensus.hotstuff_sync import (
+    adopt_orphans,
+    durable_blocks,
+    hold,
+    on_block_request,
+    on_block_response,
+    settle,
+    take_ready,
 )
 from aci_ref.consensus.io import (
     Broadcast,
@@ -65,22 +73,18 @@ from aci_ref.consensus.pacemaker import (
     ViewState,
     attempt,
     block_time_in_bounds,
-    check_certificate,
-    check_view,
     enter_view,
     on_client_tx,
     on_new_view,
     on_start,
     on_timer,
     try_propose,
-    tx_digest,
 )
 from aci_ref.crypto import KeyPair
 from aci_ref.errors import RejectedError, Rejection
 from aci_ref.params import Params
 
 GENESIS_DIGEST: Final = block_digest(GENESIS_BLOCK)
-_PREVIOUS: Final = {Phase.PRE_COMMIT: Phase.PREPARE, Phase.COMMIT: Phase.PRE_COMMIT}
 
 PayloadCheck = Callable[[tuple[bytes, ...]], Rejection | None]
 
@@ -163,13 +167,13 @@ def extends(blocks: immutables.Map[bytes, Block], block: Block, ancestor: bytes)
 
 
 def safe_node(block: Block, justify: QC, locked: QC, blocks: immutables.Map[bytes, Block]) -> bool:
-    """Algorithm 2 (safeNode), §4.3: the block extends the locked block, or its justification
+    """§4.3, HotStuff (safeNode): the block extends the locked block, or its justification
     is of a later view than the lock (the lock is then provably not final)."""
     return extends(blocks, block, locked.block) or justify.view > locked.view
 
 
 def update_lock(locked: QC, precommit_qc: QC) -> QC:
-    """Algorithm 2 commit phase, §4.3: lock on a precommitQC of a later view than the lock."""
+    """§4.3, HotStuff commit phase: lock on a precommitQC of a later view than the lock."""
     return precommit_qc if precommit_qc.view > locked.view else locked
 
 
@@ -222,9 +226,9 @@ def _dispatch(ctx: Step, state: HotStuffState, event: Input) -> HotStuffState:
     if type(message) is NewView:
         return on_new_view(ctx, state, message)
     if type(message) is BlockRequest:
-        return _on_block_request(ctx, state, sender, message.digest)
+        return on_block_request(ctx, state, sender, message.digest)
     assert type(message) is BlockResponse
-    return _on_block_response(ctx, state, sender, message.block)
+    return on_block_response(ctx, state, sender, message.block)
 
 
 # ---- the phases --------------------------------------------------------------------------------
@@ -237,38 +241,12 @@ def _on_proposal(ctx: Step, state: HotStuffState, sender: str, p: Proposal) -> H
 def _accept_proposal(
     ctx: Step, state: HotStuffState, sender: str, p: Proposal, own: bool
 ) -> HotStuffState:
-    """Algorithm 2 prepare phase (replica): vote for a safe, timely, valid proposal."""
+    """§4.3, HotStuff prepare phase (replica): vote for a safe, timely, valid proposal."""
     block, view, params = p.block, p.view, ctx.params
-    check_view(ctx, state, view)
-    leader = ctx.leader(view)
-    if block.proposer != leader:
-        raise Refusal(Rejection.WRONG_LEADER, f"{block.proposer} does not lead view {view}")
-    if block.view != view:
-        raise Refusal(Rejection.BAD_INPUT, "a block's view is its proposal's")
-    problem = payload_problem(block.payload, params)
-    if problem is not None:
-        raise Refusal(*problem)
-    digest = message_digest(p)
-    if not own:
-        same_view = view == state.view
-        if (same_view and state.current.proposal == digest) or any(
-            h.message == p for h in state.held
-        ):
-            raise Refusal(Rejection.DUPLICATE_MESSAGE, f"proposal of view {view}")
-        member = ctx.config.committee.member(leader)
-        ctx.verifications += 1
-        if member is None or not check_proposal_signature(p, member.public_key):
-            raise Refusal(Rejection.BAD_SIGNATURE, f"proposal of view {view}")
-        if same_view and state.current.proposal is not None:
-            raise Refusal(Rejection.EQUIVOCATION, f"a second proposal in view {view}")
-        if p.justify.phase is not Phase.PREPARE or p.justify.view >= view:
-            raise Refusal(Rejection.BAD_INPUT, "a proposal is justified by an earlier prepareQC")
-        check_certificate(ctx, p.justify)
-    if block.parent != p.justify.block:
-        raise Refusal(Rejection.BAD_PARENTS, "a block extends the block its justification names")
+    digest = check_proposal(ctx, state, p, own)
     parent = state.blocks.get(block.parent)
     if parent is None:
-        return _hold(ctx, state, sender, p, block.parent)
+        return hold(ctx, state, sender, p, block.parent)
     if block.height != parent.height + 1:
         raise Refusal(Rejection.BAD_PARENTS, "a block's height is its parent's plus one")
     if not block_time_in_bounds(block.time_ms, parent.time_ms, ctx.now, params):
@@ -289,19 +267,11 @@ def _accept_proposal(
 
 
 def _on_phase_qc(ctx: Step, state: HotStuffState, sender: str, m: PhaseQC) -> HotStuffState:
-    """Algorithm 2 pre-commit / commit / decide (replica): act on the leader's certificate."""
+    """§4.3, HotStuff pre-commit / commit / decide (replica): act on the leader's certificate."""
     qc = m.qc
-    check_view(ctx, state, qc.view)
-    if sender != ctx.leader(qc.view):
-        raise Refusal(Rejection.WRONG_LEADER, f"{qc.phase} QC from {sender}")
-    seen = state.current.certified.get(qc.phase) if qc.view == state.view else None
-    if seen == qc.block or any(h.message == m for h in state.held):
-        raise Refusal(Rejection.DUPLICATE_MESSAGE, f"{qc.phase} QC of view {qc.view}")
-    check_certificate(ctx, qc)
-    if seen is not None:
-        raise Refusal(Rejection.EQUIVOCATION, f"two {qc.phase} QCs in view {qc.view}")
+    check_phase_qc(ctx, state, sender, m)
     if qc.block not in state.blocks:
-        return _hold(ctx, state, sender, m, qc.block)
+        return hold(ctx, state, sender, m, qc.block)
     if qc.view > state.view:
         state = enter_view(ctx, state, qc.view, "jump")
     return _on_qc(ctx, state, qc)
@@ -340,35 +310,9 @@ def _on_vote(ctx: Step, state: HotStuffState, vote: Vote) -> HotStuffState:
 
 
 def _collect_vote(ctx: Step, state: HotStuffState, vote: Vote, own: bool) -> HotStuffState:
-    """Algorithm 2 (leader): a quorum of votes in one phase becomes that phase's certificate."""
+    """§4.3, HotStuff (leader): a quorum of votes in one phase becomes that phase's certificate."""
+    phase_votes = check_vote(ctx, state, vote, own)
     phase, view, current = vote.phase, vote.view, state.current
-    if view < state.view:
-        raise Refusal(Rejection.STALE_ROUND, f"vote of view {view}")
-    if view > state.view:
-        raise Refusal(Rejection.FUTURE_ROUND, f"vote of view {view}: nothing proposed there yet")
-    if ctx.leader(view) != ctx.config.name:
-        raise Refusal(Rejection.WRONG_LEADER, f"vote sent to a replica not leading view {view}")
-    if ctx.config.committee.member(vote.signer) is None:
-        raise Refusal(Rejection.NOT_VALIDATOR, vote.signer)
-    if phase in current.certified:
-        raise Refusal(Rejection.STALE_ROUND, f"{phase} of view {view} already certified")
-    phase_votes: immutables.Map[str, Vote] = current.votes.get(phase, immutables.Map())
-    previous = phase_votes.get(vote.signer)
-    if previous == vote:
-        raise Refusal(Rejection.DUPLICATE_MESSAGE, f"vote of {vote.signer}")
-    if not own:
-        ctx.verifications += 1
-        if not check_vote_signature(vote, ctx.config.committee):
-            raise Refusal(Rejection.BAD_SIGNATURE, f"vote of {vote.signer}")
-    if previous is not None:
-        code = (
-            Rejection.EQUIVOCATION if previous.block != vote.block else Rejection.DUPLICATE_MESSAGE
-        )
-        raise Refusal(code, f"second {phase} vote of {vote.signer} in view {view}")
-    expected = current.block if phase is Phase.PREPARE else current.certified.get(_PREVIOUS[phase])
-    if expected is None or vote.block != expected:
-        raise Refusal(Rejection.BAD_INPUT, f"{phase} vote for a block not open for that phase")
-    phase_votes = phase_votes.set(vote.signer, vote)
     state = replace(state, current=replace(current, votes=current.votes.set(phase, phase_votes)))
     if not ctx.config.committee.is_quorum(phase_votes.keys()):
         return state
@@ -378,7 +322,7 @@ def _collect_vote(ctx: Step, state: HotStuffState, vote: Vote, own: bool) -> Hot
 
 
 def _decide(ctx: Step, state: HotStuffState, qc: QC) -> HotStuffState:
-    """Algorithm 2 decide phase: the commitQC's block and its undecided ancestors become final."""
+    """§4.3, HotStuff decide phase: the commitQC finalises its block and undecided ancestors."""
     chain: list[Block] = []
     digest = qc.block
     while digest in state.undecided:
@@ -387,107 +331,26 @@ def _decide(ctx: Step, state: HotStuffState, qc: QC) -> HotStuffState:
         digest = block.parent
     if chain and digest != state.decided_tip:
         raise Refusal(Rejection.UNSAFE_PROPOSAL, "a commitQC conflicts with the decided chain")
-    decided_txs = state.decided_txs
     for block in reversed(chain):
         ctx.effects.append(Decided(block, qc))
-        for tx in block.payload:
-            decided_txs = decided_txs.set(tx_digest(tx), block.height)
     if chain:
-        height = chain[0].height
-        keep = {state.locked_qc.block, state.prepare_qc.block}
-        final = {block_digest(b) for b in chain}
-        dropped = {
-            d
-            for d in state.undecided
-            if d in final or (state.blocks[d].height <= height and d not in keep)
-        }
-        blocks = state.blocks
-        for d in dropped - final:
-            blocks = blocks.delete(d)
-        state = replace(
-            state,
-            blocks=blocks,
-            undecided=state.undecided - dropped,
-            decided_tip=qc.block,
-            decided_txs=decided_txs,
-            mempool=tuple(tx for tx in state.mempool if tx_digest(tx) not in decided_txs),
-            orphans=immutables.Map({d: b for d, b in state.orphans.items() if b.height > height}),
-        )
+        state = settle(state, chain, qc.block)
     own = state.prepare_qc if state.prepare_qc.block == qc.block else None
     return enter_view(ctx, state, qc.view + 1, "decided", justify=own)
 
 
-# ---- blocks a replica does not hold yet --------------------------------------------------------
-
-
-def _want(ctx: Step, state: HotStuffState, digest: bytes, ask: str) -> HotStuffState:
-    if digest in state.wanted:
-        return state
-    request = BlockRequest(digest)
-    ctx.effects.append(Broadcast(request) if ask == ctx.config.name else Send(ask, request))
-    return replace(state, wanted=state.wanted | {digest})
-
-
-def _room(ctx: Step, state: HotStuffState) -> bool:
-    return len(state.held) + len(state.orphans) < ctx.params.max_pending_messages
-
-
-def _hold(
-    ctx: Step, state: HotStuffState, sender: str, message: Proposal | PhaseQC, needs: bytes
-) -> HotStuffState:
-    """Keep a message whose block is missing in the bounded waiting room and fetch the block."""
-    if not _room(ctx, state):
-        raise Refusal(Rejection.MISSING_PARENT, "the waiting room is full")
-    state = replace(state, held=(*state.held, Held(sender, message, needs)))
-    return _want(ctx, state, needs, sender)
-
-
-def _on_block_request(ctx: Step, state: HotStuffState, sender: str, digest: bytes) -> HotStuffState:
-    block = state.blocks.get(digest)
-    if block is None:
-        raise Refusal(Rejection.MISSING_PARENT, "asked for a block not held here")
-    ctx.effects.append(Send(sender, BlockResponse(block)))
-    return state
-
-
-def _on_block_response(ctx: Step, state: HotStuffState, sender: str, block: Block) -> HotStuffState:
-    """A block asked for (named by a checked certificate, or the parent of one) arrives."""
-    digest = block_digest(block)
-    if digest in state.blocks or digest in state.orphans:
-        raise Refusal(Rejection.DUPLICATE_MESSAGE, "a block already held")
-    if digest not in state.wanted or block.height == 0:
-        raise Refusal(Rejection.BAD_INPUT, "a block nobody asked for")
-    parent = state.blocks.get(block.parent)
-    if parent is not None and block.height != parent.height + 1:
-        raise Refusal(Rejection.BAD_PARENTS, "a block's height is its parent's plus one")
-    if parent is None and not _room(ctx, state):
-        raise Refusal(Rejection.MISSING_PARENT, "the waiting room is full")
-    state = replace(state, wanted=state.wanted - {digest}, orphans=state.orphans.set(digest, block))
-    return state if parent is not None else _want(ctx, state, block.parent, sender)
+# ---- after each input ------------------------------------------------------------------------
 
 
 def _resolve(ctx: Step, state: HotStuffState) -> HotStuffState:
     """After any accepted input: link fetched blocks, replay what waited for them, propose."""
     progress = True
     while progress:
-        progress = False
-        for digest, block in sorted(state.orphans.items()):
-            parent = state.blocks.get(block.parent)
-            if parent is None:
-                continue
-            orphans = state.orphans.delete(digest)
-            if block.height == parent.height + 1:
-                blocks, undecided = state.blocks.set(digest, block), state.undecided | {digest}
-                state = replace(state, blocks=blocks, undecided=undecided, orphans=orphans)
-            else:
-                state = replace(state, orphans=orphans)
-            progress = True
-        ready = [h for h in state.held if h.needs in state.blocks]
-        if ready:
-            progress = True
-            state = replace(state, held=tuple(h for h in state.held if h not in ready))
-            for h in ready:
-                state = attempt(ctx, state, partial(_replay, ctx, held=h))
+        state, progress = adopt_orphans(state)
+        state, ready = take_ready(state)
+        progress = progress or bool(ready)
+        for h in ready:
+            state = attempt(ctx, state, partial(_replay, ctx, held=h))
     state, proposal = try_propose(ctx, state)
     if proposal is None:
         return state
@@ -507,22 +370,14 @@ def _replay(ctx: Step, state: HotStuffState, *, held: Held) -> HotStuffState:
 def recover(state: HotStuffState) -> HotStuffState:
     """What survives a crash: view, lock, prepareQC, the (view, phase) pairs voted in, and the
     decided blocks (with the undecided blocks the two certificates name, and their ancestors)."""
-    kept: set[bytes] = set()
-    for digest in (state.locked_qc.block, state.prepare_qc.block):
-        while digest in state.undecided and digest not in kept:
-            kept.add(digest)
-            digest = state.blocks[digest].parent
-    lost = state.undecided - kept
-    blocks = state.blocks
-    for digest in lost:
-        blocks = blocks.delete(digest)
+    blocks, kept = durable_blocks(state)
     return HotStuffState(
         view=state.view,
         locked_qc=state.locked_qc,
         prepare_qc=state.prepare_qc,
         voted=state.voted,
         blocks=blocks,
-        undecided=frozenset(kept),
+        undecided=kept,
         decided_tip=state.decided_tip,
         decided_txs=state.decided_txs,
         stats=state.stats,

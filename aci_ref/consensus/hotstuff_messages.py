@@ -34,7 +34,7 @@ Problem = tuple[Rejection, str]
 
 
 class Phase(StrEnum):
-    """Algorithm 2, §4.3: the three phases that end in a certificate (decide only consumes one)."""
+    """§4.3, HotStuff: the three phases that end in a certificate (decide only consumes one)."""
 
     PREPARE = "prepare"
     PRE_COMMIT = "pre-commit"
@@ -63,7 +63,7 @@ class Block:
 
 @dataclass(frozen=True, slots=True)
 class QC:
-    """Algorithm 2, §4.3: a quorum certificate: votes of distinct members with a quorum of stake.
+    """§4.3, HotStuff: a quorum certificate: votes of distinct members with a quorum of stake.
 
     `signers` is (name, vote signature) pairs, each signature over (phase, view, block).
     """
@@ -76,7 +76,7 @@ class QC:
 
 @dataclass(frozen=True, slots=True)
 class Proposal:
-    """Algorithm 2 prepare phase: the view's leader proposes `block`, justified by a prepareQC."""
+    """§4.3, HotStuff prepare phase: the leader proposes `block` on a prepareQC."""
 
     view: int
     block: Block
@@ -86,7 +86,7 @@ class Proposal:
 
 @dataclass(frozen=True, slots=True)
 class Vote:
-    """Algorithm 2 (voteMsg): one replica's vote in one (view, phase), sent to the leader."""
+    """§4.3, HotStuff (voteMsg): one replica's vote in one (view, phase), sent to the leader."""
 
     phase: Phase
     view: int
@@ -97,7 +97,7 @@ class Vote:
 
 @dataclass(frozen=True, slots=True)
 class PhaseQC:
-    """Algorithm 2: the leader's broadcast of a fresh certificate, which opens the next phase.
+    """§4.3, Basic HotStuff: a leader broadcasts a fresh certificate; it opens the next phase.
 
     A prepareQC opens pre-commit, a precommitQC opens commit, a commitQC is the decide message.
     """
@@ -107,7 +107,7 @@ class PhaseQC:
 
 @dataclass(frozen=True, slots=True)
 class NewView:
-    """Algorithm 2 (new-view): `signer` enters `view` and hands its leader its prepareQC."""
+    """§4.3, HotStuff (new-view): `signer` enters `view` and hands its leader its prepareQC."""
 
     view: int
     justify: QC
@@ -274,7 +274,7 @@ def payload_problem(payload: tuple[bytes, ...], params: Params) -> Problem | Non
 
 
 def check_qc(qc: QC, committee: Committee) -> tuple[Problem | None, int]:
-    """Algorithm 2 (matchingQC): a valid certificate, and the signature checks asked for.
+    """§4.3, HotStuff (matchingQC): a valid certificate, and the signature checks asked for.
 
     The genesis certificate is valid by definition. Any other needs distinct signers (a name
     listed twice is refused, not counted once), all members, a quorum of stake, and every vote

@@ -95,7 +95,7 @@ def proposal_time_ms(parent_time_ms: int, local_ms: int, params: Params) -> int:
 
 
 def highest_qc(qcs: Iterable[QC]) -> QC:
-    """Algorithm 2 prepare phase (highQC): the justification of the latest view.
+    """§4.3, HotStuff prepare phase (highQC): the justification of the latest view.
 
     Two prepare certificates of one view name one block (quorums intersect in an honest replica,
     which votes once per view and phase); ties are broken by block digest only for determinism.
@@ -266,7 +266,7 @@ def on_timer(ctx: Step, state: HotStuffState, key: str) -> HotStuffState:
 
 
 def on_new_view(ctx: Step, state: HotStuffState, message: NewView) -> HotStuffState:
-    """Algorithm 2 prepare phase: a leader collects new-views; one per signer is kept."""
+    """§4.3, HotStuff prepare phase: a leader collects new-views; one per signer is kept."""
     view, signer = message.view, message.signer
     check_view(ctx, state, view)
     member = ctx.config.committee.member(signer)
@@ -295,7 +295,7 @@ def on_new_view(ctx: Step, state: HotStuffState, message: NewView) -> HotStuffSt
 
 
 def try_propose(ctx: Step, state: HotStuffState) -> tuple[HotStuffState, Proposal | None]:
-    """Algorithm 2 prepare phase (leader): propose on the highest prepareQC once it is time.
+    """§4.3, HotStuff prepare phase (leader): propose on the highest prepareQC once it is time.
 
     Returns the proposal made (already broadcast), for the replica to accept as its own.
     """

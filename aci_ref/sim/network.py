@@ -34,89 +34,7 @@ from aci_ref.consensus.io import (
 )
 from aci_ref.encoding import canonical_bytes
 from aci_ref.errors import RejectedError
-
-Groups = tuple[tuple[str, ...], ...]
-"""A partition of addresses into groups; an address named in no group is alone in its own."""
-
-
-@dataclass(frozen=True, slots=True)
-class Link:
-    """The latency of messages from address `sender` to address `receiver` (overrides the base)."""
-
-    sender: str
-    receiver: str
-    base_ms: int
-    jitter_ms: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class PartitionWindow:
-    """From `start_ms` (inclusive) to `end_ms` (exclusive) messages between groups are cut.
-
-    A message sent across groups inside the window is dropped, or with `hold` delayed until the
-    window ends (then it takes its ordinary latency).
-    """
-
-    start_ms: int
-    end_ms: int
-    groups: Groups
-    hold: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class RoundPartition:
-    """Twins: messages of round/view `round` only pass between addresses of one group."""
-
-    round: int
-    groups: Groups
-
-
-@dataclass(frozen=True, slots=True)
-class DelayWindow:
-    """Messages sent in [start_ms, end_ms) from `senders` to `receivers` (empty: all) are slower."""
-
-    start_ms: int
-    end_ms: int
-    extra_ms: int
-    senders: tuple[str, ...] = ()
-    receivers: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Crash:
-    """Address `address` stops at `at_ms`; it restarts at `restart_ms` (None: never).
-
-    On restart it resumes from `recover(state)` (its durable state), or with `amnesia` from
-    `initial()`; pending timers are lost either way, as are messages that arrive while it is down.
-    """
-
-    address: str
-    at_ms: int
-    restart_ms: int | None = None
-    amnesia: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Faults:
-    """Everything the network does to messages and nodes, as pure data.
-
-    Latency is `base_latency_ms` (or a `Link`'s) plus a jitter drawn uniformly from
-    0..jitter_ms, or taken in turn from `jitter_schedule` when it is given (so a test generator
-    can choose the schedule itself); jitter reorders messages. Probabilities are per receiver.
-    `skew_ms` pairs an address with the offset of its local clock from virtual time.
-    """
-
-    base_latency_ms: int = 10
-    jitter_ms: int = 0
-    jitter_schedule: tuple[int, ...] = ()
-    links: tuple[Link, ...] = ()
-    drop_probability: float = 0.0
-    duplicate_probability: float = 0.0
-    delays: tuple[DelayWindow, ...] = ()
-    partitions: tuple[PartitionWindow, ...] = ()
-    round_partitions: tuple[RoundPartition, ...] = ()
-    crashes: tuple[Crash, ...] = ()
-    skew_ms: tuple[tuple[str, int], ...] = ()
+from aci_ref.sim.faults import Faults, group_index
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,10 +90,6 @@ AfterStep = Callable[[int, str, Any, Effects], None]
 
 # Event kinds, in the heap as small ints (tuples compare by (time, sequence) first: never further).
 _START, _DELIVER, _TIMER, _CLIENT, _CRASH, _RESTART = range(6)
-
-
-def _group_index(groups: Groups) -> dict[str, int]:
-    return {address: i for i, group in enumerate(groups) for address in group}
 
 
 def _message_digest(message: Any) -> bytes:
@@ -237,8 +151,8 @@ class Network:
         self._others = {a: tuple(b for b in self.programs if b != a) for a in self.programs}
         self._skew = {a: 0 for a in self.programs} | dict(faults.skew_ms)
         self._links = {(x.sender, x.receiver): (x.base_ms, x.jitter_ms) for x in faults.links}
-        self._windows = [(w, _group_index(w.groups)) for w in faults.partitions]
-        self._rounds = {p.round: _group_index(p.groups) for p in faults.round_partitions}
+        self._windows = [(w, group_index(w.groups)) for w in faults.partitions]
+        self._rounds = {p.round: group_index(p.groups) for p in faults.round_partitions}
         self._up = {a: True for a in self.programs}
         self._timers: dict[str, dict[str, int]] = {a: {} for a in self.programs}
         self._sent = self._delivered = self._duplicated = self._held = self._lost_txs = 0

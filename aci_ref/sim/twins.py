@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from aci_ref.sim.network import Faults, Groups, RoundPartition
+from aci_ref.sim.faults import Faults, Groups, RoundPartition
 
 _EXHAUSTIVE_SAMPLING_LIMIT = 1 << 20
 """Up to this many scenarios, a sample is drawn from the whole index range at once."""

@@ -32,6 +32,11 @@ REFUSED = [
     (["--sampling-rate", "often"], "argument --sampling-rate: not a number: 'often'"),
     (["--jobs", "many"], "argument --jobs: invalid int value: 'many'"),
     (["--clients", str(10**8)], "not below the 64-bit limit 2**63"),
+    (["--validators", "-1"], "--validators must be at least 0 (got -1)"),
+    (["--validators", "100"], "--validators 100: at most 99"),
+    (["--byzantine", "1"], "--byzantine needs --validators"),
+    (["--validators", "4", "--byzantine", "2"], "more than f = 1 of --validators 4"),
+    (["--validators", "3", "--byzantine", "1"], "more than f = 0 of --validators 3"),
 ]  # fmt: skip
 
 

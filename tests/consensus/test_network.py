@@ -20,18 +20,8 @@ from aci_ref.consensus.io import (
     Start,
     TimerFired,
 )
-from aci_ref.sim.network import (
-    ClientTxAt,
-    Crash,
-    DelayWindow,
-    Faults,
-    Link,
-    Network,
-    PartitionWindow,
-    RoundPartition,
-    Scenario,
-    simulate,
-)
+from aci_ref.sim.faults import Crash, DelayWindow, Faults, Link, PartitionWindow, RoundPartition
+from aci_ref.sim.network import ClientTxAt, Network, Scenario, simulate
 
 # ---- a toy machine: every `period` ms it broadcasts ("tick", name, count), `ticks` times ------
 

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aci_ref.consensus.io import Broadcast, Deliver, Effects, Input, Program, Start
-from aci_ref.sim.network import Faults, Groups, Scenario, simulate
+from aci_ref.sim.faults import Faults, Groups
+from aci_ref.sim.network import Scenario, simulate
 from aci_ref.sim.twins import (
     LeaderPool,
     TwinsRound,

@@ -80,6 +80,19 @@ def test_simulate_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert "base units" in report["units"]["amounts"]
 
 
+def test_simulate_with_validators_reports_both_tracks(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["simulate", "--validators", "4", "--byzantine", "1", "--jobs", "4", "--json"]
+    assert main([*argv, "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["validators"], report["byzantine"]) == (4, 1)
+    assert report["jobs_submitted"] == 4 and report["conservation_ok"] is True
+    assert report["safety_violations"] == 0
+    assert report["state_roots_agree"] is True and report["checkpoint_roots_agree"] is True
+    assert report["settlement_blocks"] >= 1 and report["fast_path_rounds"] >= 1
+    for key in ("match_latency_ms", "settlement_finality_ms"):
+        assert set(report[key]) == {"p50", "p99"} and report[key]["p50"] > 0
+
+
 def test_simulate_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", "--jobs", "30", "--quiet"]) == 0
     out = capsys.readouterr().out

@@ -16,7 +16,7 @@ from aci_ref.params import DEFAULT_PARAMS_PATH, default_params, param_names, par
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "spec"
-OPEN_ROADMAP_STEPS = {4, 5, 6, 7, 8, 9}
+OPEN_ROADMAP_STEPS = {5, 6, 7, 8, 9}
 HEADING = re.compile(r"^## (\S+) · (.+?) — (.+)$")
 CODE = re.compile(r"^Code: `([\w.]+):([\w.]+)`\s*$")
 ROADMAP = re.compile(r"^Roadmap: (\d+) \((.+)\)\s*$")
@@ -148,6 +148,7 @@ def _reached() -> set[object]:
 
     from aci_ref.economics.ledger import Role
     from aci_ref.events import Unbond, WithdrawLiquidity
+    from aci_ref.sim.consensus_sim import ConsensusSetup, simulate_consensus
     from aci_ref.sim.simulate import SimConfig, simulate
     from aci_ref.sim.world import WorkerSpec, build_world, world_params
 
@@ -161,6 +162,7 @@ def _reached() -> set[object]:
     sys.setprofile(profile)
     try:
         simulate(SimConfig(jobs=60, workers=5, sybil_workers=2, verifiers=6, params=params))
+        simulate_consensus(SimConfig(jobs=3, params=params), setup=ConsensusSetup(4, 1))
         world = build_world(world_params(), workers=(WorkerSpec("honest-0", stake_multiple=2),))
         world.time_out(world.order("client-0"))
         world.seal(advance_ms=world.params.epoch_duration_ms)
