@@ -72,6 +72,13 @@ def check_proposal(ctx: Step, state: HotStuffState, p: Proposal, own: bool) -> b
 def check_phase_qc(ctx: Step, state: HotStuffState, sender: str, m: PhaseQC) -> None:
     """A valid certificate from its view's leader, the first of its phase in that view."""
     qc = m.qc
+    if qc.view > state.view + ctx.params.max_round_lead:
+        # Far ahead: a valid certificate proves a quorum got there, so a replica that was away
+        # may follow it (catch-up); anything else from that far is refused unchecked.
+        if sender != ctx.leader(qc.view):
+            raise Refusal(Rejection.FUTURE_ROUND, f"view {qc.view} > {state.view} + lead")
+        check_certificate(ctx, qc)
+        return
     check_view(ctx, state, qc.view)
     if sender != ctx.leader(qc.view):
         raise Refusal(Rejection.WRONG_LEADER, f"{qc.phase} QC from {sender}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 from types import MappingProxyType
 from typing import Any, Final, Generic, TypeVar
 
@@ -31,6 +32,7 @@ from aci_ref.consensus.dag_messages import (
 )
 from aci_ref.consensus.hotstuff_messages import (
     GENESIS_QC,
+    NEXT_VOTE,
     QC,
     VOTE_DOMAIN,
     BlockRequest,
@@ -40,6 +42,7 @@ from aci_ref.consensus.hotstuff_messages import (
     PhaseQC,
     Proposal,
     Vote,
+    block_digest,
     certify,
     sign_new_view,
     sign_proposal,
@@ -89,7 +92,10 @@ class ByzantineState(Generic[S]):
     memory: Memory = ()
 
 
-Tactic = Callable[[Identity, int, Memory, Input, Effects], tuple[Effects, Memory]]
+Sent = tuple[Effects, Memory]
+"""What a tactic returns: the effects actually sent, and the memory to keep."""
+
+Tactic = Callable[[Identity, int, Memory, Input, Effects], Sent]
 """tactic(me, turn, memory, input, honest effects) -> (effects sent, memory kept)."""
 
 
@@ -101,8 +107,8 @@ def byzantine(program: Program[S], me: Identity, tactic: Tactic) -> Program[Byza
 
     def step(state: ByzantineState[S], event: Input) -> tuple[ByzantineState[S], Effects]:
         inner, effects = program.step(state.inner, event)
-        sent, memory = tactic(me, state.turn, state.memory, event, effects)
-        return ByzantineState(inner, state.turn + 1, memory), sent
+        out, memory = tactic(me, state.turn, state.memory, event, effects)
+        return ByzantineState(inner, state.turn + 1, memory), out
 
     def recover(state: ByzantineState[S]) -> ByzantineState[S]:
         return ByzantineState(program.recover(state.inner), state.turn, state.memory)
@@ -133,7 +139,7 @@ def message_round(message: Any) -> int | None:
 
 def _author(message: Any) -> str | None:
     """Who signed a protocol message as its author or voter (None for anything else)."""
-    if type(message) in (Vertex,):
+    if type(message) is Vertex:
         return str(message.author)
     if type(message) is Certificate:
         return str(message.vertex.author)
@@ -188,7 +194,7 @@ def _flip(signature: bytes) -> bytes:
 # ---- the tactics -------------------------------------------------------------------------------
 
 
-def equivocate(me: Identity, turn: int, memory: Memory, event: Input, effects: Effects) -> Any:
+def equivocate(me: Identity, turn: int, memory: Memory, event: Input, effects: Effects) -> Sent:
     """Two vertices in one (round, author) slot, or two proposals in one view: the first half
     of the peers gets one, the rest the other, and the very first peer sees both."""
 
@@ -213,7 +219,7 @@ def equivocate(me: Identity, turn: int, memory: Memory, event: Input, effects: E
     return _rewrite(effects, split), memory
 
 
-def double_vote(me: Identity, turn: int, memory: Memory, event: Input, effects: Effects) -> Any:
+def double_vote(me: Identity, turn: int, memory: Memory, event: Input, effects: Effects) -> Sent:
     """After each vote or acknowledgement, a second one of the same view/phase or slot for a
     block or vertex that does not exist."""
 
@@ -231,7 +237,7 @@ def double_vote(me: Identity, turn: int, memory: Memory, event: Input, effects: 
     return _rewrite(effects, double), memory
 
 
-def duplicate_vote(me: Identity, turn: int, memory: Memory, event: Input, effects: Effects) -> Any:
+def duplicate_vote(me: Identity, turn: int, memory: Memory, event: Input, effects: Effects) -> Sent:
     """Every vote and acknowledgement sent twice."""
 
     def twice(effect: Any) -> list[Any]:
@@ -240,90 +246,83 @@ def duplicate_vote(me: Identity, turn: int, memory: Memory, event: Input, effect
     return _rewrite(effects, twice), memory
 
 
-def withhold_votes(me: Identity, turn: int, memory: Memory, event: Input, effects: Effects) -> Any:
+def withhold_votes(me: Identity, turn: int, memory: Memory, event: Input, effects: Effects) -> Sent:
     """No vote and no acknowledgement ever leaves."""
     return _rewrite(effects, lambda e: [] if _own(me, e, Vote, Ack) is not None else [e]), memory
 
 
-def silent_proposer(me: Identity, turn: int, memory: Memory, event: Input, effects: Effects) -> Any:
+def silent_proposer(
+    me: Identity, turn: int, memory: Memory, event: Input, effects: Effects
+) -> Sent:
     """Votes and acknowledges, but never proposes: its vertices and proposals are swallowed."""
     return _rewrite(
         effects, lambda e: [] if _own(me, e, Vertex, Proposal) is not None else [e]
     ), memory
 
 
+QcMaker = Callable[[Identity, Phase, int, bytes], QC]
+"""make(me, phase, view, block): a bad certificate of (phase, view, block)."""
+
+
+def _spoil_certificates(
+    me: Identity,
+    effects: Effects,
+    signers: Callable[[Certificate], tuple[tuple[str, bytes], ...]],
+    make: QcMaker,
+) -> Effects:
+    """Our certificates with `signers` in place of theirs, our phase certificates and the
+    justifications of our new-views and proposals (after view 1) remade by `make`."""
+
+    def spoil(effect: Any) -> list[Any]:
+        message = _own(me, effect, Certificate, PhaseQC, NewView, Proposal)
+        if type(message) is Certificate:
+            return [replace(effect, message=Certificate(message.vertex, signers(message)))]
+        if type(message) is PhaseQC:
+            qc = message.qc
+            return [replace(effect, message=PhaseQC(make(me, qc.phase, qc.view, qc.block)))]
+        if message is None or message.view < 2:  # only the genesis certificate is of view 0
+            return [effect]
+        if type(message) is NewView:
+            justify = make(me, Phase.PREPARE, message.view - 1, _fake_digest("qc", message.view))
+            return [replace(effect, message=sign_new_view(me.key, me.name, message.view, justify))]
+        justify = make(me, Phase.PREPARE, message.view - 1, message.block.parent)
+        return [
+            replace(effect, message=sign_proposal(me.key, message.view, message.block, justify))
+        ]
+
+    return _rewrite(effects, spoil)
+
+
 def forge_certificates(
     me: Identity, turn: int, memory: Memory, event: Input, effects: Effects
-) -> Any:
+) -> Sent:
     """Every certificate it sends (its own, in phase messages, new-views and proposals) names a
     quorum whose signatures it made itself, with its own key."""
 
-    def forge(effect: Any) -> list[Any]:
-        message = _own(me, effect, Certificate, PhaseQC, NewView, Proposal)
-        if message is None:
-            return [effect]
-        if type(message) is Certificate:
-            vertex = message.vertex
-            digest = vertex.digest()
-            signers = tuple(
-                (name, _ack(me, digest, vertex.round, vertex.author).signature)
-                for name, _ in message.signers
-            )
-            return [replace(effect, message=Certificate(vertex, signers))]
-        if type(message) is PhaseQC:
-            qc = message.qc
-            return [replace(effect, message=PhaseQC(_forged_qc(me, qc.phase, qc.view, qc.block)))]
-        if message.view < 2:
-            return [effect]  # only the genesis certificate is of view 0
-        return [replace(effect, message=_rejustify(me, message, _forged_qc))]
+    def forged(certificate: Certificate) -> tuple[tuple[str, bytes], ...]:
+        v = certificate.vertex
+        digest = v.digest()
+        return tuple(
+            (name, sign(me.key, ACK_DOMAIN, ack_payload(digest, v.round, v.author, name)))
+            for name, _ in certificate.signers
+        )
 
-    return _rewrite(effects, forge), memory
+    return _spoil_certificates(me, effects, forged, _forged_qc), memory
 
 
 def undersign_certificates(
     me: Identity, turn: int, memory: Memory, event: Input, effects: Effects
-) -> Any:
+) -> Sent:
     """Every certificate it sends is short of a quorum, or lists one signer again and again."""
 
-    def thin(effect: Any) -> list[Any]:
-        message = _own(me, effect, Certificate, PhaseQC, NewView, Proposal)
-        if message is None:
-            return [effect]
-        if type(message) is Certificate:
-            first = message.signers[:1]
-            signers = first if turn % 2 else first * len(message.signers)
-            return [replace(effect, message=Certificate(message.vertex, signers))]
-        if type(message) is PhaseQC:
-            qc = message.qc
-            return [
-                replace(effect, message=PhaseQC(_thin_qc(me, qc.phase, qc.view, qc.block, turn)))
-            ]
-        if message.view < 2:
-            return [effect]
+    def thin(certificate: Certificate) -> tuple[tuple[str, bytes], ...]:
+        first = certificate.signers[:1]
+        return first if turn % 2 else first * len(certificate.signers)
 
-        def make(me: Identity, phase: Phase, view: int, block: bytes) -> QC:
-            return _thin_qc(me, phase, view, block, turn)
-
-        return [replace(effect, message=_rejustify(me, message, make))]
-
-    return _rewrite(effects, thin), memory
+    return _spoil_certificates(me, effects, thin, partial(_thin_qc, turn=turn)), memory
 
 
-def _rejustify(
-    me: Identity,
-    message: NewView | Proposal,
-    make: Callable[[Identity, Phase, int, bytes], QC],
-) -> NewView | Proposal:
-    """A new-view or proposal of ours re-signed on a bad prepareQC of the view before."""
-    if type(message) is NewView:
-        justify = make(me, Phase.PREPARE, message.view - 1, _fake_digest("qc", message.view))
-        return sign_new_view(me.key, me.name, message.view, justify)
-    assert type(message) is Proposal
-    justify = make(me, Phase.PREPARE, message.view - 1, message.block.parent)
-    return sign_proposal(me.key, message.view, message.block, justify)
-
-
-def inflate_rounds(me: Identity, turn: int, memory: Memory, event: Input, effects: Effects) -> Any:
+def inflate_rounds(me: Identity, turn: int, memory: Memory, event: Input, effects: Effects) -> Sent:
     """Beside each vertex, new-view and vote, a signed copy for a round or view far ahead."""
     lead = 4 * me.params.max_round_lead
 
@@ -346,7 +345,7 @@ def inflate_rounds(me: Identity, turn: int, memory: Memory, event: Input, effect
     return _rewrite(effects, inflate), memory
 
 
-def send_junk(me: Identity, turn: int, memory: Memory, event: Input, effects: Effects) -> Any:
+def send_junk(me: Identity, turn: int, memory: Memory, event: Input, effects: Effects) -> Sent:
     """On every other message it receives, it broadcasts junk: bytes, numbers, text, or protocol
     messages with fields of the wrong types and sizes."""
     if type(event) is not Deliver or turn % 2:
@@ -379,7 +378,7 @@ def junk(me: Identity, turn: int) -> Any:
     return menu[me.draw(turn, "junk", len(menu))]
 
 
-def out_of_order(me: Identity, turn: int, memory: Memory, event: Input, effects: Effects) -> Any:
+def out_of_order(me: Identity, turn: int, memory: Memory, event: Input, effects: Effects) -> Sent:
     """Children before parents: its certificates leave only after its next vertex (which names
     them), and each proposal skips one peer, which then sees the block's certificate first."""
     held = [*memory]
@@ -401,7 +400,7 @@ def out_of_order(me: Identity, turn: int, memory: Memory, event: Input, effects:
     return tuple(out), tuple(held)
 
 
-def replay_stale(me: Identity, turn: int, memory: Memory, event: Input, effects: Effects) -> Any:
+def replay_stale(me: Identity, turn: int, memory: Memory, event: Input, effects: Effects) -> Sent:
     """It keeps the first few protocol messages it received and keeps rebroadcasting them."""
     keep = 8
     if type(event) is not Deliver:
@@ -413,7 +412,7 @@ def replay_stale(me: Identity, turn: int, memory: Memory, event: Input, effects:
     return (*effects, Broadcast(memory[(turn // 3) % keep])), memory
 
 
-def stuff_batches(me: Identity, turn: int, memory: Memory, event: Input, effects: Effects) -> Any:
+def stuff_batches(me: Identity, turn: int, memory: Memory, event: Input, effects: Effects) -> Sent:
     """Beside each vertex or proposal, a signed copy carrying one transaction too many."""
     fat = (b"",) * (me.params.max_batch_txs + 1)
 
@@ -431,9 +430,53 @@ def stuff_batches(me: Identity, turn: int, memory: Memory, event: Input, effects
     return _rewrite(effects, stuff), memory
 
 
+def fork_proposals(me: Identity, turn: int, memory: Memory, event: Input, effects: Effects) -> Sent:
+    """It ignores what it has seen: each vertex after round 1 names a single parent, and each
+    proposal is re-rooted on the genesis block (justified by the genesis certificate), whose
+    votes it gathers and certifies itself, phase by phase, as a leader would."""
+    out: list[Any] = []
+    for effect in effects:
+        message = _own(me, effect, Vertex, Proposal)
+        if type(message) is Vertex and type(effect) is Broadcast and message.parents:
+            parents = message.parents[:1]
+            effect = Broadcast(sign_vertex(me.key, message.round, me.name, parents, message.batch))
+        elif type(message) is Proposal and type(effect) is Broadcast:
+            block = replace(message.block, height=1, parent=GENESIS_QC.block)
+            effect = Broadcast(sign_proposal(me.key, message.view, block, GENESIS_QC))
+            sent, memory = _fork_vote(me, (message.view, block_digest(block), ()), Phase.PREPARE)
+            out += sent
+        out.append(effect)
+    vote = event.message if type(event) is Deliver else None
+    if memory and type(vote) is Vote and (vote.view, vote.block) == memory[:2]:
+        sent, memory = _fork_vote(me, memory, vote.phase, vote)
+        out += sent
+    return tuple(out), memory
+
+
+def _fork_vote(
+    me: Identity, memory: Memory, phase: Phase, vote: Vote | None = None
+) -> tuple[list[Any], Memory]:
+    """Count a vote for our forked block (ours when `vote` is None); certify at a quorum."""
+    view, block, votes = memory
+    if vote is None:
+        vote = sign_vote(me.key, me.name, phase, view, block)
+    signers = {s: sig for p, s, sig in votes if p is phase}
+    if vote.signer in signers or me.committee.is_quorum(signers):
+        return [], memory  # a repeat, or this phase is already certified
+    votes = (*votes, (phase, vote.signer, vote.signature))
+    signers[vote.signer] = vote.signature
+    if not me.committee.is_quorum(signers):
+        return [], (view, block, votes)
+    sent: list[Any] = [Broadcast(PhaseQC(certify(phase, view, block, signers)))]
+    if phase in NEXT_VOTE:
+        more, (_, _, votes) = _fork_vote(me, (view, block, votes), NEXT_VOTE[phase])
+        sent += more
+    return sent, (view, block, votes)
+
+
 def corrupt_signatures(
     me: Identity, turn: int, memory: Memory, event: Input, effects: Effects
-) -> Any:
+) -> Sent:
     """Before each message it signs, a copy whose signature has one bit flipped."""
 
     def corrupt(effect: Any) -> list[Any]:
@@ -461,6 +504,7 @@ ADVERSARIES: Final[Mapping[str, Tactic]] = MappingProxyType(
         "stale-replayer": replay_stale,
         "batch-stuffer": stuff_batches,
         "signature-corrupter": corrupt_signatures,
+        "fork-proposer": fork_proposals,
     }
 )
 """Every adversary by name: `make_byzantine(name, program, me)` builds one."""

@@ -20,8 +20,10 @@ from aci_ref.crypto import KeyPair
 from aci_ref.errors import Rejection
 from aci_ref.params import Params, default_params
 from aci_ref.sim.byzantine import Identity, make_byzantine, message_round, outsider
-from aci_ref.sim.network import Network, Scenario
+from aci_ref.sim.faults import Faults
+from aci_ref.sim.network import ClientTxAt, Network, Scenario
 from aci_ref.sim.safety import SafetyChecker, watch
+from aci_ref.sim.twins import TwinsScenario, TwinsSettings
 
 PARAMS: Final = default_params()
 DAG_PARAMS: Final = replace(PARAMS, gc_depth_rounds=16)
@@ -122,19 +124,24 @@ def drop_counts(network: Network, addresses: Iterable[str]) -> Counter[Rejection
 _INTERNAL: Final = re.compile(r"^(malformed input: )?\w*(Error|Exception)\b")
 
 
+def hides_exception(effect: Any) -> bool:
+    """Is this a drop that hides an exception raised inside a step (a would-be crash)?"""
+    return type(effect) is Dropped and _INTERNAL.match(effect.detail) is not None
+
+
 def internal_errors(network: Network, addresses: Iterable[str]) -> list[str]:
-    """Drops that hide an exception raised inside a step (a validator that would have crashed)."""
+    """The drops of `addresses` that hide an exception raised inside a step."""
     return [
         f"{address}: {effect.detail}"
         for address in addresses
         for _, effect in network.outputs[address]
-        if type(effect) is Dropped and _INTERNAL.match(effect.detail)
+        if hides_exception(effect)
     ]
 
 
 # ---- scenario budgets ----------------------------------------------------------------------------
 
-EXAMPLES: Final = settings.default.max_examples
+EXAMPLES: Final = settings().max_examples
 """Hypothesis examples per test in the loaded profile (ci: 60, deep: 2000)."""
 
 
@@ -150,3 +157,64 @@ def honest_of(addresses: Sequence[str], faulty: Iterable[str]) -> tuple[str, ...
     """The addresses not in `faulty`."""
     bad = set(faulty)
     return tuple(a for a in addresses if a not in bad)
+
+
+# ---- Twins ---------------------------------------------------------------------------------------
+
+TWINS_HORIZON_MS: Final = {"hotstuff": 600_000, "dag": 3_000}
+"""How long a Twins run may take to show progress after its partitioned rounds (virtual ms)."""
+_TWINS_CHUNK_MS: Final = {"hotstuff": 5_000, "dag": 250}
+
+
+def progressed(checker: SafetyChecker, protocol: str, address: str, rounds: int) -> bool:
+    """Has `address` decided a block of a view after `rounds`, or committed a vertex of a later
+    round (a Twins scenario's partitions cover rounds and views 1 .. rounds only)?"""
+    if protocol == "hotstuff":
+        return any(block.view > rounds for _, block in checker.decisions(address))
+    return any(c.round > rounds for _, c in checker.commits(address))
+
+
+def run_twins(
+    protocol: str, settings: TwinsSettings, scenario: TwinsScenario
+) -> tuple[Network, SafetyChecker, tuple[str, ...]]:
+    """One Twins scenario, checked after every step, run until every untwinned validator has
+    progressed past the partitioned rounds (or the horizon). Each node, twins included, is
+    handed its own client transaction at the start, so that twins propose different blocks."""
+    committee = committee_of(settings.validators)
+    programs: dict[str, Program[Any]] = {}
+    leaders = scenario.leader_schedule(first_view=1)
+    for address, name in settings.nodes():
+        if protocol == "hotstuff":
+            programs[address] = hotstuff_machine(committee, name, leaders=leaders)
+        else:
+            programs[address] = dag_machine(committee, name)
+    honest = tuple(a for a, name in settings.nodes() if name not in settings.twinned)
+    txs = tuple(ClientTxAt(0, a, b"twins/" + a.encode()) for a in settings.addresses)
+    horizon = TWINS_HORIZON_MS[protocol]
+    run = Scenario(
+        nodes=settings.nodes(),
+        faults=scenario.faults(Faults(jitter_ms=5), first_view=1),
+        client_txs=txs,
+        end_ms=horizon,
+    )
+    network, checker = watch(programs, run, committee, honest, message_round=message_round)
+    until = 0
+    while until < horizon and not all(
+        progressed(checker, protocol, a, settings.rounds) for a in honest
+    ):
+        until += _TWINS_CHUNK_MS[protocol]
+        network.run(end_ms=until)
+    return network, checker, honest
+
+
+def dag_can_progress(settings: TwinsSettings, scenario: TwinsScenario) -> bool:
+    """Can the fast path get past a Twins scenario's rounds at all? A round's messages stay cut
+    between its groups forever (a DAG cannot skip a round as a view can time out), so each round
+    needs a group whose untwinned validators alone hold a quorum of stake."""
+    committee = committee_of(settings.validators)
+    names = dict(settings.nodes())
+    twinned = set(settings.twinned)
+    return all(
+        any(committee.is_quorum({names[a] for a in group} - twinned) for group in item.groups)
+        for item in scenario.rounds
+    )

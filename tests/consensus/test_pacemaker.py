@@ -175,7 +175,11 @@ def test_views_are_not_inflated_by_one_message() -> None:
     forged = PhaseQC(make_qc(Phase.PREPARE, 7, GENESIS_DIGEST, ("c", "d")))
     assert_dropped(a, state, Deliver(0, "d", forged), Rejection.UNDERSIGNED_CERTIFICATE)
     far = PhaseQC(make_qc(Phase.PREPARE, 2 + lead, GENESIS_DIGEST))
-    assert_dropped(a, state, Deliver(0, "c", far), Rejection.FUTURE_ROUND)
+    assert_dropped(a, state, Deliver(0, "b", far), Rejection.FUTURE_ROUND)  # b does not lead it
+    # from its leader, a valid certificate however far ahead is followed: that is how a replica
+    # that was away catches up (an invalid one is refused as any other)
+    caught_up, _ = run(a, state, Deliver(0, "c", far))
+    assert caught_up.view == 2 + lead
     # a valid QC of a later view does: a quorum was there
     state, effects = run(
         a, state, Deliver(0, "d", PhaseQC(make_qc(Phase.PREPARE, 7, GENESIS_DIGEST)))
