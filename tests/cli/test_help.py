@@ -34,5 +34,10 @@ def test_simulate_help_text(capsys: pytest.CaptureFixture[str]) -> None:
         main(["simulate", "--help"])
     assert leaving.value.code == 0
     out = " ".join(capsys.readouterr().out.split())
-    for shown in ["(default: 2000, or 40 with --validators)", "(default: 1/10)", "(default: 5)", "spec/parameters.toml"]:
+    for shown in [
+        "(default: 2000, or 40 with --validators)",
+        "(default: 1/10)",
+        "(default: 5)",
+        "spec/parameters.toml",
+    ]:
         assert shown in out
