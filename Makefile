@@ -35,6 +35,7 @@ deep: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/lifecycle.py
+	$(BIN)/python benchmarks/consensus.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
