@@ -401,12 +401,14 @@ def out_of_order(me: Identity, turn: int, memory: Memory, event: Input, effects:
 
 
 def replay_stale(me: Identity, turn: int, memory: Memory, event: Input, effects: Effects) -> Sent:
-    """It keeps the first few protocol messages it received and keeps rebroadcasting them."""
+    """It keeps the first few vertices, certificates, proposals and new-views it received (not
+    the votes addressed to it) and keeps rebroadcasting them."""
     keep = 8
     if type(event) is not Deliver:
         return effects, memory
-    if len(memory) < keep and message_round(event.message) is not None:
-        return effects, (*memory, event.message)
+    message = event.message
+    if len(memory) < keep and type(message) not in (Ack, Vote) and message_round(message):
+        return effects, (*memory, message)
     if len(memory) < keep or turn % 3:
         return effects, memory
     return (*effects, Broadcast(memory[(turn // 3) % keep])), memory

@@ -110,6 +110,7 @@ def test_every_adversary_has_its_expectations() -> None:
 @pytest.mark.parametrize("kind", [*ADVERSARIES, "outsider"])
 def test_one_adversary_cannot_break_safety_or_stop_progress(protocol: str, kind: str) -> None:
     committee = committee_of(4)
+    seen: set[Rejection] = set()
     for seed in range(SEEDS):
         if kind == "outsider":
             programs = machines(protocol, committee, seed=seed, with_outsider=True)
@@ -121,11 +122,13 @@ def test_one_adversary_cannot_break_safety_or_stop_progress(protocol: str, kind:
         scenario = Scenario(faults=faults, seed=seed, end_ms=end_of(protocol))
         network, checker = run_checked(programs, scenario, committee, honest)
         assert_safe_and_live(network, checker, protocol, honest)
-        drops = drop_counts(network, honest)
-        missing = EXPECTED[protocol][kind] - set(drops)
-        assert not missing, f"seed {seed}: no {sorted(missing)} among {dict(drops)}"
+        seen |= set(drop_counts(network, honest))
         if kind == "outsider":
             assert network.states[OUTSIDER] > 0  # it heard the committee and answered
+    # Which code catches a message can depend on timing (a replayed vertex may still be held, so
+    # it is a duplicate, not stale): across the seeds, every expected code must have been used.
+    missing = EXPECTED[protocol][kind] - seen
+    assert not missing, f"no {sorted(missing)} among {sorted(seen)}"
 
 
 N7_ATTACKS = [
