@@ -38,7 +38,7 @@ from aci_ref.consensus.hotstuff_messages import (
     sign_new_view,
     sign_proposal,
 )
-from aci_ref.consensus.io import Broadcast, Dropped, Send, SetTimer
+from aci_ref.consensus.io import Broadcast, Dropped, SetTimer
 from aci_ref.crypto import sha256
 from aci_ref.encoding import canonical_bytes
 from aci_ref.errors import Rejection
@@ -241,10 +241,9 @@ def held_view(message: Proposal | PhaseQC) -> int:
 
 
 def send_new_view(ctx: Step, state: HotStuffState) -> HotStuffState:
-    leader = ctx.leader(state.view)
-    if leader != ctx.config.name:
-        key, name = ctx.config.key, ctx.config.name
-        ctx.effects.append(Send(leader, sign_new_view(key, name, state.view, state.prepare_qc)))
+    # To every replica, not only the leader: replicas a view apart learn from it (`on_new_view`).
+    key, name = ctx.config.key, ctx.config.name
+    ctx.effects.append(Broadcast(sign_new_view(key, name, state.view, state.prepare_qc)))
     return state
 
 
@@ -272,8 +271,6 @@ def on_new_view(ctx: Step, state: HotStuffState, message: NewView) -> HotStuffSt
     member = ctx.config.committee.member(signer)
     if member is None:
         raise Refusal(Rejection.NOT_VALIDATOR, signer)
-    if ctx.leader(view) != ctx.config.name:
-        raise Refusal(Rejection.WRONG_LEADER, f"new-view for view {view}, led by another")
     previous = state.new_views.get(signer)
     if previous == message:
         raise Refusal(Rejection.DUPLICATE_MESSAGE, f"new-view of {signer}")
@@ -290,8 +287,26 @@ def on_new_view(ctx: Step, state: HotStuffState, message: NewView) -> HotStuffSt
     state = replace(state, new_views=state.new_views.set(signer, message))
     later = [nv.signer for nv in state.new_views.values() if nv.view == view]
     if view > state.view and ctx.config.committee.is_quorum(later):
-        state = enter_view(ctx, state, view, "jump")
+        return enter_view(ctx, state, view, "jump")
+    synced = sync_view(state, ctx.config.committee)
+    if synced > state.view:
+        state = enter_view(ctx, state, synced, "sync")
     return state
+
+
+def sync_view(state: HotStuffState, committee: Committee) -> int:
+    """The highest view that signers holding validity stake have reached (one of them honest).
+
+    A replica behind it follows there and sends its own new-view, so replicas whose timers left
+    them a view apart meet again; f Byzantine signers alone cannot pull anyone ahead.
+    """
+    reached = sorted(((nv.view, nv.signer) for nv in state.new_views.values()), reverse=True)
+    signers: list[str] = []
+    for view, signer in reached:
+        signers.append(signer)
+        if committee.is_validity(signers):
+            return view
+    return 0
 
 
 def try_propose(ctx: Step, state: HotStuffState) -> tuple[HotStuffState, Proposal | None]:

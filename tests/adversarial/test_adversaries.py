@@ -233,12 +233,6 @@ def test_a_validator_away_too_long_catches_up(protocol: str, how: str) -> None:
     assert report.ok, report.summary()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pacemaker: a new-view goes to the next leader only and a replica jumps ahead only on a "
-    "quorum of them, so replicas one view apart whose timers run in step never meet "
-    "(pacemaker.send_new_view, on_new_view, on_timer)",
-)
 def test_replicas_one_view_apart_resynchronise() -> None:
     """Found by the settlement state machine: v1, v2 go down at once and v3, v4 half a second
     before the restart, so v3, v4 are one view ahead; all restart together (durable state), their

@@ -16,6 +16,7 @@ from aci_ref.consensus.hotstuff_messages import (
     Block,
     BlockRequest,
     BlockResponse,
+    NewView,
     Phase,
     PhaseQC,
     Proposal,
@@ -103,10 +104,12 @@ def test_view_timeouts_double_up_to_the_cap() -> None:
         gaps.append(timer.at_ms - now)
         now = timer.at_ms
         state, effects = run(a, state, TimerFired(now, VIEW_TIMER))
-        # on each timeout: the next view, and a new-view to its leader
+        # on each timeout: the next view, and a new-view of it to every replica
         assert (
             any(
-                isinstance(e, Send) and e.to == leader_of(COMMITTEE, None, state.view)
+                isinstance(e, Broadcast)
+                and isinstance(e.message, NewView)
+                and e.message.view == state.view
                 for e in effects
             )
             or leader_of(COMMITTEE, None, state.view) == "a"
