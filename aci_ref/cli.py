@@ -252,8 +252,12 @@ class PlainProgress:
         stream: TextIO,
         every: float = PROGRESS_EVERY_S,
         clock: Callable[[], float] = time.monotonic,
+        label: str = "simulate",
+        unit: str = "jobs",
     ) -> None:
         self.stream = stream
+        self.label = label
+        self.unit = unit
         self.every = every
         self.clock = clock
         self.started = self.last = clock()
@@ -263,7 +267,10 @@ class PlainProgress:
         if done < total and now - self.last < self.every:
             return
         self.last = now
-        print(f"simulate: {done}/{total} jobs, {now - self.started:.1f} s", file=self.stream)
+        print(
+            f"{self.label}: {done}/{total} {self.unit}, {now - self.started:.1f} s",
+            file=self.stream,
+        )
         self.stream.flush()
 
 
@@ -581,6 +588,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _option(v, "--workers", "pytest processes", "2", type=int, default=2, metavar="N")
     v.set_defaults(handler=cmd_verify_protocol)
+
+    from aci_ref.experiments.command import add_experiment_parser
+
+    add_experiment_parser(sub)
     return parser
 
 
