@@ -190,6 +190,13 @@ class Rejection(StrEnum):
     """A job's input is longer than max_input_bytes."""
     DUPLICATE_VOTE = "duplicate_vote"
     """A verifier votes a second time on the same job, even if the vote is identical."""
+    NOT_A_PROBE = "not_a_probe"
+    """A probe reveal whose (worker, salt) commitment genesis does not hold (errata E90)."""
+    PROBE_ALREADY_REVEALED = "probe_already_revealed"
+    """A probe commitment that was already revealed once (errata E90)."""
+    PROBE_NOT_JUDGED = "probe_not_judged"
+    """A probe reveal for a job no verifier committee has judged yet: not sampled, still being
+    voted on, or decided by arbitration already (errata E90)."""
     UNKNOWN_SENDER = "unknown_sender"
     """The event's sender has no public key registered on the chain."""
     REPLAYED_EVENT = "replayed_event"

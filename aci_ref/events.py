@@ -137,6 +137,18 @@ class ReportInvalidAttestation:
     submission: SignedEvent
 
 
+@dataclass(frozen=True, slots=True)
+class RevealProbe:
+    """ref: probes (errata E90) — an auditor shows that its wrong output was planted.
+
+    `salt` opens the commitment SHA-256(canonical {"domain": "aci-ref/poai/probe", "salt",
+    "worker"}) that genesis holds for the sending worker.
+    """
+
+    job_id: bytes
+    salt: bytes
+
+
 Event = (
     Transfer
     | Bond
@@ -151,6 +163,7 @@ Event = (
     | SealBlock
     | CastVote
     | ReportInvalidAttestation
+    | RevealProbe
 )
 
 

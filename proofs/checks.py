@@ -18,6 +18,7 @@ from proofs.theorem1 import check_theorem1
 from proofs.theorem2 import check_theorem2
 from proofs.theorem3 import check_stake_multiple, check_theorem3
 from proofs.theorem4 import check_theorem4
+from proofs.verifier import check_verifier_incentive
 
 Check = Callable[[Params], CheckResult]
 
@@ -30,6 +31,7 @@ CHECKS: Final[tuple[Check, ...]] = (
     check_proposition5,
     check_inequality5,
     check_sufficient_condition,
+    check_verifier_incentive,
     check_fee_shares,
     check_slash_shares,
     check_unbonding,

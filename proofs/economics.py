@@ -40,6 +40,7 @@ SLASH_KEYS: Final = (
     "slash_low_quality_bps_per_epoch",
     "slash_sybil_bps",
     "slash_false_accusation_bps",
+    "slash_missed_fault_bps",
     "slash_reporter_reward_bps",
 )
 MIN_UNBONDING_EPOCHS: Final = 1

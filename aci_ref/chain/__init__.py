@@ -23,6 +23,7 @@ from aci_ref.chain.effects import (
     Effect,
     Effects,
     Expired,
+    ProbeRevealed,
     QualityChanged,
     Quoted,
     Refunded,
@@ -30,6 +31,7 @@ from aci_ref.chain.effects import (
     Sampled,
     Settled,
     Slashed,
+    VerifiersPaid,
 )
 from aci_ref.chain.state import (
     Account,
@@ -55,6 +57,7 @@ __all__ = [
     "Genesis",
     "ModelInfo",
     "PlatformRecord",
+    "ProbeRevealed",
     "QualityChanged",
     "Quoted",
     "RefundReason",
@@ -62,6 +65,7 @@ __all__ = [
     "Sampled",
     "Settled",
     "Slashed",
+    "VerifiersPaid",
     "WorkerInfo",
     "active_stakes",
     "apply",

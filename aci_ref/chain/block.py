@@ -21,6 +21,7 @@ from aci_ref.chain.steps import (
     slash,
     without,
 )
+from aci_ref.chain.verifier_pay import pay_verifiers
 from aci_ref.chain.votes import arbitrate, open_dispute
 from aci_ref.economics.ledger import Role
 from aci_ref.economics.slashing import Violation
@@ -160,7 +161,8 @@ def close_epoch(state: ChainState) -> tuple[ChainState, Effects]:
     """Table 2 row Quality, Algorithm 2 Level 3: workers below the threshold lose a share.
 
     Every registered worker still holding stake is judged on its recorded score, whether it
-    departed or not (its unbonding stake still answers); a banned worker is past judging.
+    departed or not (its unbonding stake still answers); a banned worker is past judging. Then
+    the verification pool pays the epoch's vote credits (errata E90).
     """
     epoch = state.epoch
     effects: list[Effect] = []
@@ -172,4 +174,5 @@ def close_epoch(state: ChainState) -> tuple[ChainState, Effects]:
         )
         state, slashed = slash(state, Violation.LOW_QUALITY, worker, offence, None)
         effects += slashed
-    return replace(state, epoch=epoch + 1), tuple(effects)
+    state, paid = pay_verifiers(state, epoch)
+    return replace(state, epoch=epoch + 1), (*effects, *paid)

@@ -74,6 +74,7 @@ class RefundReason(StrEnum):
     TIMED_OUT = "timed_out"  # no accepted result by the deadline (Table 2 row Timeout)
     ARBITRATED = "arbitrated"  # arbitration found the output wrong
     UNRESOLVED = "unresolved"  # arbitration decided nothing (split, silent, or no arbiters)
+    PROBE = "probe"  # the output was an auditor's planted fault (E90)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,24 @@ class QualityChanged:
     quality_bps: int
 
 
+@dataclass(frozen=True, slots=True)
+class ProbeRevealed:
+    """Effect: ref: probes (errata E90) — a planted fault revealed: who caught it, who missed it."""
+
+    job_id: bytes
+    auditor: str
+    caught_by: tuple[str, ...]
+    missed_by: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiersPaid:
+    """Effect: ref: verifier pay (errata E90) — an epoch's verification pool paid for votes."""
+
+    epoch: int
+    paid: tuple[tuple[str, int], ...]
+
+
 Effect = (
     Quoted
     | Assigned
@@ -122,5 +141,7 @@ Effect = (
     | Expired
     | Slashed
     | QualityChanged
+    | ProbeRevealed
+    | VerifiersPaid
 )
 Effects = tuple[Effect, ...]

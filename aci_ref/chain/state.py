@@ -8,6 +8,7 @@ input instead of copying it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 import immutables
 
@@ -21,6 +22,9 @@ from aci_ref.poai.matching import OutputKind
 from aci_ref.poai.profiles import InputRule, ModelProfile
 from aci_ref.poai.quality import INITIAL_QUALITY_BPS
 from aci_ref.poai.tee import TrustAnchors
+
+VERIFICATION_POOL: Final = "pool:verification"
+"""ref: verifier pay (errata E90) — the account the verifiers' fee share accrues in; no key."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +51,11 @@ class Account:
 
 @dataclass(frozen=True, slots=True)
 class Genesis:
-    """ref: genesis — everything a chain starts from."""
+    """ref: genesis — everything a chain starts from.
+
+    `probe_commitments` are the audit programme's hidden worker identities (errata E90): each is
+    SHA-256(canonical {"domain": "aci-ref/poai/probe", "salt", "worker"}), opened by RevealProbe.
+    """
 
     params: Params
     accounts: tuple[Account, ...]
@@ -55,6 +63,7 @@ class Genesis:
     anchors: TrustAnchors
     models: tuple[ModelInfo, ...]
     resource_classes: tuple[str, ...]
+    probe_commitments: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +106,9 @@ class ChainState:
     digest (hex) with its job; `pending` the jobs attested since the last block; `open_quotes` the
     quotes of the current block; `executing` each running job's deadline; `voting` the deadline of
     each job waiting for committee or arbitration votes; `platforms` the record of every TEE
-    platform ever registered (keyed by the hex of its key).
+    platform ever registered (keyed by the hex of its key); `vote_credits` each verifier's votes
+    this epoch that agreed with the decision (errata E90); `probes` every auditor commitment of
+    genesis (hex) and whether it has been revealed.
     """
 
     params: Params
@@ -119,6 +130,8 @@ class ChainState:
     open_quotes: tuple[str, ...]
     executing: immutables.Map[str, int]
     voting: immutables.Map[str, int]
+    vote_credits: immutables.Map[str, int]
+    probes: immutables.Map[str, bool]
 
 
 def state_root(state: ChainState) -> bytes:

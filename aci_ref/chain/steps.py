@@ -12,7 +12,7 @@ from typing import Final
 import immutables
 
 from aci_ref.chain.effects import Effects, QualityChanged, Refunded, RefundReason, Settled, Slashed
-from aci_ref.chain.state import ChainState, PlatformRecord, WorkerInfo
+from aci_ref.chain.state import VERIFICATION_POOL, ChainState, PlatformRecord, WorkerInfo
 from aci_ref.crypto import sha256
 from aci_ref.economics import fees, ledger, slashing, staking
 from aci_ref.economics.ledger import Role
@@ -161,6 +161,8 @@ def move_quality(state: ChainState, worker: str, result_bps: int) -> tuple[Chain
 def settle(state: ChainState, job: Job) -> tuple[ChainState, Effects]:
     """Algorithm 1 line 14, §2.2: release escrow as Table 5 splits it; capacity returns.
 
+    The verifiers' share goes to the verification pool, paid out for votes (errata E90).
+
     The worker's quality rises unless the job was self-dealt (errata E75).
     """
     new_ledger, split = fees.settle_escrow(
@@ -169,7 +171,7 @@ def settle(state: ChainState, job: Job) -> tuple[ChainState, Effects]:
         job.job_id.hex(),
         job.worker,
         active_stakes(state, Role.VALIDATOR),
-        active_stakes(state, Role.VERIFIER),
+        {VERIFICATION_POOL: 1},
         hmm.lp_weights(state.market, job.resource_class),
     )
     market = hmm.release(state.market, state.params, job.resource_class, job.worker, job.units)

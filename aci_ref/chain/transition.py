@@ -19,6 +19,7 @@ from aci_ref.chain.block import process_seal_block
 from aci_ref.chain.effects import Effects
 from aci_ref.chain.evidence import process_report_invalid_attestation
 from aci_ref.chain.jobs import process_accept_quote, process_request_quote, process_submit_result
+from aci_ref.chain.probes import process_reveal_probe
 from aci_ref.chain.stake import (
     process_bond,
     process_deposit_liquidity,
@@ -27,7 +28,7 @@ from aci_ref.chain.stake import (
     process_withdraw,
     process_withdraw_liquidity,
 )
-from aci_ref.chain.state import Account, ChainState, Genesis
+from aci_ref.chain.state import VERIFICATION_POOL, Account, ChainState, Genesis
 from aci_ref.chain.votes import process_cast_vote
 from aci_ref.chain.workers import process_register_worker
 from aci_ref.economics import ledger
@@ -40,6 +41,7 @@ from aci_ref.events import (
     RegisterWorker,
     ReportInvalidAttestation,
     RequestQuote,
+    RevealProbe,
     SealBlock,
     SignedEvent,
     SubmitResult,
@@ -90,6 +92,7 @@ PROCESSORS: Final[Mapping[type, Processor]] = MappingProxyType(
         SealBlock: _by_sender(process_seal_block),
         CastVote: _by_sender(process_cast_vote),
         ReportInvalidAttestation: _by_sender(process_report_invalid_attestation),
+        RevealProbe: _by_sender(process_reveal_probe),
     }
 )
 """ref: chain transition — which `process_<event>` function runs each kind of event body."""
@@ -140,6 +143,16 @@ def _check_accounts(accounts: object) -> tuple[Account, ...]:
     return accounts
 
 
+def _check_probes(commitments: object) -> immutables.Map[str, bool]:
+    if not isinstance(commitments, tuple) or not all(
+        isinstance(c, bytes) and len(c) == 32 for c in commitments
+    ):
+        raise RejectedError(Rejection.BAD_INPUT, "probe commitments are a tuple of 32-byte digests")
+    if len(set(commitments)) != len(commitments):
+        raise RejectedError(Rejection.BAD_INPUT, "probe commitments must be distinct")
+    return immutables.Map({c.hex(): False for c in commitments})
+
+
 def genesis(config: Genesis) -> ChainState:
     """ref: genesis — the opening state: balances, keys, empty pools, the model registry.
 
@@ -147,12 +160,16 @@ def genesis(config: Genesis) -> ChainState:
     not 32 bytes (`bad_key`), a negative balance (`non_positive_amount`), a supply of 2^63 or
     more, duplicate names or a sequencer without an account (`bad_input`), an account name the
     ledger cannot hold (`bad_identifier`), an unknown resource class (`unknown_pool`), a model
-    of an unknown pool or without units (`bad_input`).
+    of an unknown pool or without units (`bad_input`), an account named like the verification
+    pool or probe commitments that are not distinct 32-byte digests (`bad_input`).
     """
     accounts = _check_accounts(config.accounts)
     if config.sequencer not in {account.name for account in accounts}:
         raise RejectedError(Rejection.BAD_INPUT, "the sequencer needs an account")
-    opening = ledger.genesis({a.name: a.balance for a in accounts})
+    if VERIFICATION_POOL in {account.name for account in accounts}:
+        raise RejectedError(Rejection.BAD_INPUT, f"{VERIFICATION_POOL} is the protocol's account")
+    probes = _check_probes(config.probe_commitments)
+    opening = ledger.genesis({**{a.name: a.balance for a in accounts}, VERIFICATION_POOL: 0})
     market = Market()
     for resource_class in sorted(set(config.resource_classes)):
         if resource_class not in HARDWARE_CLASSES:
@@ -181,4 +198,6 @@ def genesis(config: Genesis) -> ChainState:
         open_quotes=(),
         executing=immutables.Map(),
         voting=immutables.Map(),
+        vote_credits=immutables.Map(),
+        probes=probes,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from aci_ref.chain.effects import DisputeOpened, Effect, Effects, RefundReason
+from aci_ref.chain.effects import DisputeOpened, Effects, RefundReason
 from aci_ref.chain.state import ChainState
 from aci_ref.chain.steps import (
     active_stakes,
@@ -17,6 +17,7 @@ from aci_ref.chain.steps import (
     slash,
     without,
 )
+from aci_ref.chain.verifier_pay import credit_votes, judge_votes
 from aci_ref.economics.ledger import Role
 from aci_ref.economics.slashing import Violation
 from aci_ref.errors import RejectedError, Rejection
@@ -62,6 +63,7 @@ def process_cast_vote(state: ChainState, body: CastVote, sender: str) -> tuple[C
     everyone = len(votes) == len(members)
     if verifying:
         if verdict.outcome is Outcome.ACCEPTED:
+            state = credit_votes(state, (v.verifier for v in votes if v.accept), job.price)
             return settle(state, job)
         if verdict.outcome is Outcome.REJECTED or everyone:
             return open_dispute(state, job)
@@ -86,6 +88,7 @@ def open_dispute(state: ChainState, job: Job) -> tuple[ChainState, Effects]:
         job,
         JobStatus.DISPUTED,
         accusers=accusers,
+        verification_votes=job.votes,
         arbiters=arbiters,
         arbiter_stakes=tuple(stakes[a] for a in arbiters),
         votes=(),
@@ -98,31 +101,28 @@ def open_dispute(state: ChainState, job: Job) -> tuple[ChainState, Effects]:
 
 
 def arbitrate(state: ChainState, job: Job, outcome: Outcome) -> tuple[ChainState, Effects]:
-    """Algorithm 1 line 15 (errata E11): apply the arbitration's decision to both sides.
+    """Algorithm 1 line 15 (errata E11, E90): apply the arbitration's decision to every side.
 
-    ACCEPTED (the worker was right): the job settles and each accuser is slashed for a false
-    accusation. REJECTED (the output was wrong): the client is refunded and the worker slashed
-    for a wrong output, the first accuser taking the reporter's share. UNDECIDED (the arbiters
-    split, or none could be drawn): nothing was proven either way, so the client is refunded and
-    no one is slashed.
+    ACCEPTED (the worker was right): the job settles. REJECTED (the output was wrong): the client
+    is refunded and the worker slashed for a wrong output, the first accuser taking the
+    reporter's share. Either way every vote cast on the job, by the committee and by the
+    arbiters, is judged against the decision (`judge_votes`): agreeing votes earn a credit, an
+    accusation proven false and an acceptance of a wrong output are slashed. UNDECIDED (the
+    arbiters split, or none could be drawn): nothing was proven either way, so the client is
+    refunded and no one is slashed or credited.
     """
     arbitrated = advance(job, JobStatus.ARBITRATED)
     state = replace(state, voting=without(state.voting, job.job_id.hex()))
-    effects: list[Effect] = []
-    if outcome is Outcome.ACCEPTED:
-        for accuser in job.accusers:
-            offence = offence_id("false_accusation", job_id=job.job_id, verifier=accuser)
-            state, slashed = slash(
-                state, Violation.FALSE_ACCUSATION, accuser, offence, None, job.job_id
-            )
-            effects += slashed
-        state, settled = settle(state, arbitrated)
-        return state, (*effects, *settled)
     if outcome is Outcome.UNDECIDED:
         return refund(state, arbitrated, RefundReason.UNRESOLVED)
+    votes = (*job.verification_votes, *job.votes)
+    state, judged = judge_votes(state, job, votes, output_right=outcome is Outcome.ACCEPTED)
+    if outcome is Outcome.ACCEPTED:
+        state, settled = settle(state, arbitrated)
+        return state, (*judged, *settled)
     state, refunded = refund(state, arbitrated, RefundReason.ARBITRATED)
     reporter = job.accusers[0] if job.accusers else None
     offence = offence_id("wrong_output", job_id=job.job_id, h_output=job.h_output)
     state, slashed = slash(state, Violation.WRONG_OUTPUT, job.worker, offence, reporter, job.job_id)
     state, quality = move_quality(state, job.worker, 0)
-    return state, (*refunded, *slashed, *quality)
+    return state, (*judged, *refunded, *slashed, *quality)

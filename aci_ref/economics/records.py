@@ -30,6 +30,7 @@ class Violation(StrEnum):
     LOW_QUALITY = "low_quality"
     SYBIL = "sybil"
     FALSE_ACCUSATION = "false_accusation"
+    MISSED_FAULT = "missed_fault"
 
 
 @dataclass(frozen=True, slots=True)

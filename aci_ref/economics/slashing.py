@@ -86,6 +86,9 @@ SLASHING_TABLE = SlashingTable(
         Violation.FALSE_ACCUSATION: SlashRule(
             "slash_false_accusation_bps", "arbitration", Role.VERIFIER, 2
         ),
+        Violation.MISSED_FAULT: SlashRule(
+            "slash_missed_fault_bps", "arbitration or a revealed probe", Role.VERIFIER, 2
+        ),
     }
 )
 """Table 2, §3.5: PoAI slashing conditions — each violation's rate, detection method, role.
@@ -95,7 +98,9 @@ found by statistical sampling; invalid attestation 50 %, by signature verificati
 2 × SLA 10 %, by deadline monitoring; quality below threshold 5 % per epoch, by quality-score
 decay; Sybil 100 %, by network analysis. All five slash the worker. The reference adds a sixth
 row (errata E11): a verifier whose accusation arbitration rejects loses
-`slash_false_accusation_bps` of its verifier stake.
+`slash_false_accusation_bps` of its verifier stake, and a seventh (errata E90): a verifier that
+voted to accept an output arbitration or a revealed probe proves wrong loses
+`slash_missed_fault_bps` of its verifier stake.
 """
 
 

@@ -66,6 +66,7 @@ class JobEvent(StrEnum):
     SUBMIT_RESULT = "submit_result"  # SubmitResult by the worker
     CAST_VOTE = "cast_vote"  # CastVote by a committee member or arbiter
     REPORT = "report_invalid_attestation"  # ReportInvalidAttestation by anyone
+    REVEAL_PROBE = "reveal_probe"  # RevealProbe by an auditing worker (E90)
     EXPIRE = "expire"  # block step: the quote's block ended unaccepted
     DRAW = "draw"  # block step: the beacon draws the attested job (Algorithm 2 line 6)
     TIME_OUT = "time_out"  # block step: the execution deadline passed (Table 2 row Timeout)
@@ -101,6 +102,9 @@ EVENT_TRANSITIONS: Final[Mapping[tuple[JobStatus, JobEvent], frozenset[JobStatus
                 {JobStatus.DISPUTED, JobStatus.SETTLED, JobStatus.REFUNDED}
             ),
             (JobStatus.DISPUTED, JobEvent.VOTES_OVERDUE): frozenset({JobStatus.REFUNDED}),
+            # A probe is revealed once its committee has judged it (E90).
+            (JobStatus.DISPUTED, JobEvent.REVEAL_PROBE): frozenset({JobStatus.REFUNDED}),
+            (JobStatus.SETTLED, JobEvent.REVEAL_PROBE): frozenset({JobStatus.SETTLED}),
             # Evidence of an invalid attestation exists only for a job its worker was assigned
             # (escrowed): a report changes no status.
             **{(status, JobEvent.REPORT): frozenset({status}) for status in _AFTER_ESCROW},
@@ -169,6 +173,7 @@ class Job:
     enclave_key: bytes = b""
     committee_stakes: tuple[int, ...] = ()  # each member's stake when drawn (E56)
     arbiter_stakes: tuple[int, ...] = ()
+    verification_votes: tuple[Vote, ...] = ()  # the committee's votes, kept once disputed (E90)
     history: tuple[JobStatus, ...] = ()
 
     @property

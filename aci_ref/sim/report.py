@@ -18,6 +18,7 @@ VIOLATIONS = {
     "low_quality": "quality below the threshold when an epoch closed (Level 3)",
     "sybil": "another identity registered on an already used TEE platform",
     "false_accusation": "a verifier's accusation failed arbitration",
+    "missed_fault": "a verifier accepted an output arbitration or a revealed probe proved wrong",
 }
 
 

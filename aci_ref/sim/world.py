@@ -29,6 +29,7 @@ from aci_ref.chain import (
     apply,
     genesis,
 )
+from aci_ref.chain.probes import probe_commitment
 from aci_ref.crypto import KeyPair, draw_below, sha256
 from aci_ref.economics.ledger import Role, stake_key
 from aci_ref.encoding import canonical_bytes
@@ -41,6 +42,7 @@ from aci_ref.events import (
     Event,
     RegisterWorker,
     RequestQuote,
+    RevealProbe,
     SealBlock,
     SignedEvent,
     SubmitResult,
@@ -111,6 +113,7 @@ class WorkerSpec:
     platform: str = ""
     throughput: int = WORKER_THROUGHPUT
     stake_multiple: int = 1  # registers with this multiple of its required stake (at most 3)
+    auditor: bool = False  # genesis commits to it as a probe planter (errata E90)
 
 
 def workers_of(*behaviours: str, capacity: int = WORKER_CAPACITY) -> tuple[WorkerSpec, ...]:
@@ -136,6 +139,7 @@ class World:
     log: list[Effect] = field(default_factory=list)
     submissions: dict[str, SignedEvent] = field(default_factory=dict)
     inputs_made: int = 0
+    probe_salts: dict[str, bytes] = field(default_factory=dict)
 
     # ---- copies and lookups ----------------------------------------------------------------
 
@@ -354,6 +358,11 @@ class World:
     def vote(self, verifier: str, job_id: bytes, accept: bool | None = None) -> Effects:
         return self.apply(self.vote_event(verifier, job_id, accept))
 
+    def reveal(self, job_id: bytes) -> Effects:
+        """The job's worker, an auditor, reveals its planted fault (errata E90)."""
+        worker = self.job(job_id).worker
+        return self.act(worker, RevealProbe(job_id, self.probe_salts[worker]))
+
     def members(self, job_id: bytes) -> tuple[str, ...]:
         """Whoever votes on the job now: its committee, or its arbiters once disputed."""
         job = self.job(job_id)
@@ -435,6 +444,7 @@ def build_world(
         workload.profile(),
         workload.input_rule(),
     )
+    salts = {w.name: sha256(f"{label}/probe/{w.name}".encode()) for w in workers if w.auditor}
     config = Genesis(
         params,
         tuple(Account(name, keys[name].public, funds[name]) for name in (SEQUENCER, *names)),
@@ -442,6 +452,7 @@ def build_world(
         TrustAnchors.of([vendor.public], [measurement_of(WORKER_PROGRAM)]),
         (model,),
         (RESOURCE_CLASS,),
+        tuple(sorted(probe_commitment(name, salt) for name, salt in salts.items())),
     )
     world = World(
         params=params,
@@ -455,6 +466,7 @@ def build_world(
         verifiers=verifier_names,
         lps=lp_names,
         vendor=vendor,
+        probe_salts=salts,
     )
     if bootstrap:
         for v in validator_names:

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from aci_ref.chain import Account, Genesis, genesis
+from aci_ref.chain.state import VERIFICATION_POOL
 from aci_ref.crypto import KeyPair
 from aci_ref.errors import RejectedError, Rejection
 from aci_ref.params import default_params
@@ -63,4 +64,18 @@ def test_balances_whose_sum_is_too_wide_are_refused() -> None:
                 Account("alice", ALICE, big), Account("bob", KeyPair.from_label("b").public, big)
             )
         )
+    assert refused.value.rejection is Rejection.BAD_INPUT
+
+
+def test_an_account_posing_as_the_verification_pool_is_refused() -> None:
+    with pytest.raises(RejectedError) as refused:
+        genesis(config(Account(VERIFICATION_POOL, ALICE, 0)))
+    assert refused.value.rejection is Rejection.BAD_INPUT
+
+
+@pytest.mark.parametrize("commitments", [(b"short",), (bytes(32), bytes(32)), [bytes(32)]])
+def test_malformed_probe_commitments_are_refused(commitments: object) -> None:
+    bad = dataclasses.replace(config(), probe_commitments=commitments)
+    with pytest.raises(RejectedError) as refused:
+        genesis(bad)
     assert refused.value.rejection is Rejection.BAD_INPUT

@@ -21,6 +21,7 @@ from aci_ref.chain import (
     Slashed,
 )
 from aci_ref.chain.invariants import check_chain, check_effects
+from aci_ref.chain.state import VERIFICATION_POOL
 from aci_ref.economics.fees import fee_split
 from aci_ref.economics.ledger import Role
 from aci_ref.economics.slashing import Violation
@@ -76,12 +77,15 @@ def test_honest_job_settles_with_the_table5_split() -> None:
             ("validators", world.validators),
             ("verifiers", world.verifiers),
             ("lps", world.lps),
+            ("pool", (VERIFICATION_POOL,)),
         )
     }
+    # Verifiers are paid for votes, not for stake: an unsampled job's share waits in the pool (E90).
     assert gained == {
         "validators": split.validators,
-        "verifiers": split.verifiers,
+        "verifiers": 0,
         "lps": split.lps,
+        "pool": split.verifiers,
     }
     assert world.state.ledger.burned - before.state.ledger.burned == split.burned
     assert job_id.hex() not in world.state.ledger.escrow

@@ -152,4 +152,5 @@ def test_table_2_rows() -> None:
         Violation.LOW_QUALITY: 500,
         Violation.SYBIL: 10_000,
         Violation.FALSE_ACCUSATION: 1_000,
+        Violation.MISSED_FAULT: 1_000,
     }
