@@ -1,0 +1,225 @@
+"""`aci-ref experiment lazy-verifier`: does skipping re-execution pay a verifier? (errata E90)
+
+A world of honest workers and auditors (the probe programme's workers, which plant wrong outputs
+under genuine attestations and reveal them once judged) runs jobs through the real chain. Its
+verifiers follow three policies on the committees they are drawn to: re-execute and vote the
+truth, accept unseen, or reject unseen; arbiters vote the truth. Each verifier's realised payoff
+per task — pool payments received, less stake slashed, less the cost of the re-executions it
+ran — is set beside the expected payoffs of `proofs.verifier` at the shares of wrong tasks the
+run produced.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from fractions import Fraction
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+
+from aci_ref.experiments.base import Experiment, Progress, Result, key_value_table
+
+POLICIES = ("honest", "accept", "reject")
+"""What a committee member does: re-execute and vote the truth, or vote blind either way."""
+
+
+def _fraction(text: str) -> Fraction:
+    try:
+        value = Fraction(text)
+    except (ValueError, ZeroDivisionError) as error:
+        raise argparse.ArgumentTypeError(f"not a fraction: {text!r}") from error
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not in (0, 1]")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--jobs", type=int, default=3000, metavar="N", help="jobs (default: 3000)")
+    parser.add_argument(
+        "--sampling-rate",
+        type=_fraction,
+        default=Fraction(1, 20),
+        metavar="F",
+        help="α of the run, high so committees meet often (default: 1/20; the expected payoffs "
+        "are also shown at the shipped α)",
+    )
+    parser.add_argument(
+        "--auditors", type=int, default=12, metavar="N", help="probe planters (default: 12)"
+    )
+    parser.add_argument(
+        "--honest-workers", type=int, default=12, metavar="N", help="honest workers (default: 12)"
+    )
+    parser.add_argument(
+        "--cost-ratio",
+        type=_fraction,
+        default=Fraction(1, 10),
+        metavar="F",
+        help="a re-execution's cost as a share of the job's price (default: 1/10)",
+    )
+    parser.add_argument(
+        "--per-policy", type=int, default=3, metavar="N", help="verifiers per policy (default: 3)"
+    )
+
+
+def _world(args: argparse.Namespace) -> Any:
+    from aci_ref.sim.world import Behaviour, WorkerSpec, build_world, world_params
+
+    workers = tuple(
+        WorkerSpec(f"auditor-{i}", Behaviour.LAZY, auditor=True) for i in range(args.auditors)
+    ) + tuple(WorkerSpec(f"honest-{i}") for i in range(args.honest_workers))
+    params = world_params(args.sampling_rate)
+    verifiers = args.per_policy * len(POLICIES)
+    return build_world(params, label="lazy-verifier", verifiers=verifiers, workers=workers)
+
+
+def _policy(world: Any, verifier: str) -> str:
+    return POLICIES[world.verifiers.index(verifier) % len(POLICIES)]
+
+
+def run(args: argparse.Namespace, progress: Progress) -> Result:
+    from aci_ref.chain import ProbeRevealed, Slashed, VerifiersPaid
+    from aci_ref.market.jobs import JobStatus
+    from aci_ref.sim.world import Behaviour
+    from proofs.verifier import payoffs, verifier_game
+
+    world = _world(args)
+    income: Counter[str] = Counter()
+    lost: Counter[str] = Counter()
+    cost: Counter[str] = Counter()
+    tasks: Counter[str] = Counter()
+    wrong_tasks: Counter[str] = Counter()
+    probes = planted = 0
+    prices: list[int] = []
+    for index in range(args.jobs):
+        client = world.clients[index % len(world.clients)]
+        job_id = world.order(client)
+        job = world.job(job_id)
+        auditor = world.state.workers[job.worker] and job.worker in world.probe_salts
+        behaviour = Behaviour.LAZY if auditor else Behaviour.HONEST
+        planted += auditor
+        world.submit(job_id, behaviour=behaviour)
+        world.seal()
+        job = world.job(job_id)
+        if job.status is JobStatus.VERIFYING:
+            prices.append(job.price)
+            for member in job.committee:
+                policy = _policy(world, member)
+                tasks[policy] += 1
+                wrong_tasks[policy] += auditor
+                if policy == "honest":
+                    cost[member] += job.price
+                    world.vote(member, job_id)
+                else:
+                    world.vote(member, job_id, accept=policy == "accept")
+            if auditor and world.job(job_id).status in (JobStatus.SETTLED, JobStatus.DISPUTED):
+                world.reveal(job_id)
+            world.decide(job_id)
+        progress(index + 1, args.jobs)
+    world.seal(advance_ms=world.params.epoch_duration_ms)  # the last epoch's pool pays out
+    for effect in world.log:
+        if isinstance(effect, VerifiersPaid):
+            for name, amount in effect.paid:
+                income[name] += amount
+        elif isinstance(effect, Slashed) and effect.record.offender in world.verifiers:
+            lost[effect.record.offender] += effect.record.amount
+        elif isinstance(effect, ProbeRevealed):
+            probes += 1
+    unit = world.params.token_base_units
+    by_policy: dict[str, dict[str, Any]] = {}
+    for policy in POLICIES:
+        members = [v for v in world.verifiers if _policy(world, v) == policy]
+        count = tasks[policy]
+        earned = sum(income[m] for m in members)
+        slashed = sum(lost[m] for m in members)
+        spent = sum(cost[m] for m in members) * args.cost_ratio
+        net = Fraction(earned - slashed) - spent
+        by_policy[policy] = {
+            "verifiers": members,
+            "tasks": count,
+            "wrong_tasks": wrong_tasks[policy],
+            "paid_aci": earned / unit,
+            "slashed_aci": slashed / unit,
+            "reexecution_cost_aci": float(spent / unit),
+            "payoff_per_task_aci": float(net / count / unit) if count else 0.0,
+        }
+    sampled = sum(tasks.values())
+    wrong_share = Fraction(sum(wrong_tasks.values()), sampled) if sampled else Fraction(0)
+    mean_price = Fraction(sum(prices), len(prices) * unit) if prices else Fraction(0)
+    run_params = world.params
+    shipped = verifier_game(_shipped())
+    expected_run = payoffs(verifier_game(run_params), mean_price, args.cost_ratio, wrong_share)
+    expected_shipped = payoffs(shipped, mean_price, args.cost_ratio, shipped.probe_share)
+    return {
+        "config": {
+            "jobs": args.jobs,
+            "sampling_rate": str(args.sampling_rate),
+            "auditors": args.auditors,
+            "honest_workers": args.honest_workers,
+            "cost_ratio": str(args.cost_ratio),
+            "verifiers_per_policy": args.per_policy,
+        },
+        "jobs_planted": planted,
+        "tasks_judged": sampled,
+        "probes_revealed": probes,
+        "wrong_share_of_tasks": float(wrong_share),
+        "mean_price_aci": float(mean_price),
+        "by_policy": by_policy,
+        "expected_at_run": {k: float(v) for k, v in expected_run.items()},
+        "expected_at_shipped": {k: float(v) for k, v in expected_shipped.items()},
+        "shipped_probe_share": float(shipped.probe_share),
+    }
+
+
+def _shipped() -> Any:
+    from aci_ref.params import default_params
+
+    return default_params()
+
+
+def render(result: Result) -> RenderableType:
+    table = Table(title="Verifier policies: realised payoff per task (ACI)")
+    for column in ("policy", "tasks", "wrong", "paid", "slashed", "cost", "payoff / task"):
+        table.add_column(column, justify="right" if column != "policy" else "left")
+    for policy, row in result["by_policy"].items():
+        table.add_row(
+            policy,
+            str(row["tasks"]),
+            str(row["wrong_tasks"]),
+            f"{row['paid_aci']:.6g}",
+            f"{row['slashed_aci']:.6g}",
+            f"{row['reexecution_cost_aci']:.6g}",
+            f"{row['payoff_per_task_aci']:.6g}",
+        )
+    expected = key_value_table(
+        "Expected payoff per task (proofs.verifier), ACI",
+        [
+            *(
+                (f"{name} (run's α, w)", value, "at the run's α and share of wrong tasks")
+                for name, value in result["expected_at_run"].items()
+            ),
+            *(
+                (f"{name} (shipped)", value, "shipped α, w = φ = probe_share_bps")
+                for name, value in result["expected_at_shipped"].items()
+            ),
+        ],
+    )
+    facts = key_value_table(
+        "Run",
+        [
+            ("tasks judged", result["tasks_judged"], "committee seats filled"),
+            ("wrong share", result["wrong_share_of_tasks"], "share of judged tasks planted"),
+            ("probes revealed", result["probes_revealed"], "auditors that revealed"),
+        ],
+    )
+    return Group(facts, table, expected)
+
+
+EXPERIMENT = Experiment(
+    name="lazy-verifier",
+    summary="verifiers that vote without re-executing, against planted probes (E90)",
+    add_arguments=add_arguments,
+    run=run,
+    render=render,
+)
