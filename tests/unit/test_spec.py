@@ -170,6 +170,13 @@ def _reached() -> set[object]:
         world.act("honest-0", Unbond(Role.WORKER, bonded))
         shares = world.state.market.pools["cpu-small"].shares["lp-0"]
         world.act("lp-0", WithdrawLiquidity("cpu-small", shares))
+        auditor = WorkerSpec("auditor-0", "lazy", auditor=True)
+        audit = build_world(world_params(Fraction(1)), workers=(auditor,))
+        probe = audit.order("client-0")
+        audit.submit(probe, behaviour="lazy")
+        audit.seal()
+        audit.vote(audit.job(probe).committee[0], probe, accept=True)
+        audit.reveal(probe)
     finally:
         sys.setprofile(None)
     return called
