@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Final
 
 from aci_ref.chain.effects import Effect, Effects, Expired, RefundReason, Sampled
+from aci_ref.chain.probes import reviews_overdue
 from aci_ref.chain.state import ChainState
 from aci_ref.chain.steps import (
     active_stakes,
@@ -98,6 +99,7 @@ def seal_block(state: ChainState, body: SealBlock) -> tuple[ChainState, Effects]
         for key in overdue:
             state, more = votes_overdue(state, state.jobs[key])
             effects += more
+    state = reviews_overdue(state)
     while state.epoch < state.now_ms // state.params.epoch_duration_ms:
         state, more = close_epoch(state)
         effects += more

@@ -114,12 +114,14 @@ class QualityChanged:
 
 @dataclass(frozen=True, slots=True)
 class ProbeRevealed:
-    """Effect: ref: probes (errata E90) — a planted fault revealed: who caught it, who missed it."""
+    """Effect: ref: probes (errata E90) — an auditor revealed a planted fault; `arbiters` review it.
+
+    For a disputed job the dispute's arbiters decide; for a settled one a review is drawn.
+    """
 
     job_id: bytes
     auditor: str
-    caught_by: tuple[str, ...]
-    missed_by: tuple[str, ...]
+    arbiters: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)

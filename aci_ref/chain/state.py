@@ -22,6 +22,7 @@ from aci_ref.poai.matching import OutputKind
 from aci_ref.poai.profiles import InputRule, ModelProfile
 from aci_ref.poai.quality import INITIAL_QUALITY_BPS
 from aci_ref.poai.tee import TrustAnchors
+from aci_ref.poai.votes import Vote
 
 VERIFICATION_POOL: Final = "pool:verification"
 """ref: verifier pay (errata E90) — the account the verifiers' fee share accrues in; no key."""
@@ -99,6 +100,22 @@ class PlatformRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ProbeReview:
+    """ref: probes (errata E90) — arbiters checking that a settled, revealed probe was wrong.
+
+    `accused` are the committee's votes under review; `arbiters` (sorted) with the stakes they had
+    when drawn cast `votes` until a quorum forms, all have voted, or `deadline_ms` passes.
+    """
+
+    auditor: str
+    accused: tuple[Vote, ...]
+    arbiters: tuple[str, ...]
+    arbiter_stakes: tuple[int, ...]
+    votes: tuple[Vote, ...]
+    deadline_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class ChainState:
     """ref: chain state — the ledger, the market, every job and the bookkeeping around them.
 
@@ -108,7 +125,7 @@ class ChainState:
     each job waiting for committee or arbitration votes; `platforms` the record of every TEE
     platform ever registered (keyed by the hex of its key); `vote_credits` each verifier's votes
     this epoch that agreed with the decision (errata E90); `probes` every auditor commitment of
-    genesis (hex) and whether it has been revealed.
+    genesis (hex) and whether it has been revealed; `reviews` the settled probes under review.
     """
 
     params: Params
@@ -132,6 +149,7 @@ class ChainState:
     voting: immutables.Map[str, int]
     vote_credits: immutables.Map[str, int]
     probes: immutables.Map[str, bool]
+    reviews: immutables.Map[str, ProbeReview]
 
 
 def state_root(state: ChainState) -> bytes:

@@ -200,4 +200,5 @@ def genesis(config: Genesis) -> ChainState:
         voting=immutables.Map(),
         vote_credits=immutables.Map(),
         probes=probes,
+        reviews=immutables.Map(),
     )

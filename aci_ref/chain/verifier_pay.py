@@ -45,14 +45,23 @@ def judge_votes(
     depend on the order the votes arrived in.
     """
     agreeing = sorted(v.verifier for v in votes if v.accept == output_right)
-    wrong = sorted(v.verifier for v in votes if v.accept != output_right)
     state = credit_votes(state, agreeing, job.price)
-    violation = Violation.FALSE_ACCUSATION if output_right else Violation.MISSED_FAULT
-    kind = violation.value
     reporter = None if output_right or not agreeing else agreeing[0]
+    return slash_wrong_votes(state, job, votes, output_right, reporter)
+
+
+def slash_wrong_votes(
+    state: ChainState, job: Job, votes: Sequence[Vote], output_right: bool, reporter: str | None
+) -> tuple[ChainState, Effects]:
+    """ref: verifier pay (errata E90) — slash every vote a proven verdict contradicts.
+
+    Accepting a wrong output is a missed fault, rejecting a right one a false accusation; each
+    is one offence per (job, verifier), taken in sorted order.
+    """
+    violation = Violation.FALSE_ACCUSATION if output_right else Violation.MISSED_FAULT
     effects: list[Effect] = []
-    for verifier in wrong:
-        offence = offence_id(kind, job_id=job.job_id, verifier=verifier)
+    for verifier in sorted(v.verifier for v in votes if v.accept != output_right):
+        offence = offence_id(violation.value, job_id=job.job_id, verifier=verifier)
         state, slashed = slash(state, violation, verifier, offence, reporter, job.job_id)
         effects += slashed
     return state, tuple(effects)

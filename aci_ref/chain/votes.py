@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from aci_ref.chain.effects import DisputeOpened, Effects, RefundReason
+from aci_ref.chain.probes import review_vote
 from aci_ref.chain.state import ChainState
 from aci_ref.chain.steps import (
     active_stakes,
@@ -45,6 +46,8 @@ def process_cast_vote(state: ChainState, body: CastVote, sender: str) -> tuple[C
     if vote.verifier != sender:
         raise RejectedError(Rejection.BAD_INPUT, "a vote is cast by its own verifier")
     job = job_of(state, vote.job_id)
+    if job.job_id.hex() in state.reviews:
+        return review_vote(state, job, vote)
     legal_outcomes(job, JobEvent.CAST_VOTE)
     verifying = job.status is JobStatus.VERIFYING
     members, weights = (
@@ -109,7 +112,8 @@ def arbitrate(state: ChainState, job: Job, outcome: Outcome) -> tuple[ChainState
     arbiters, is judged against the decision (`judge_votes`): agreeing votes earn a credit, an
     accusation proven false and an acceptance of a wrong output are slashed. UNDECIDED (the
     arbiters split, or none could be drawn): nothing was proven either way, so the client is
-    refunded and no one is slashed or credited.
+    refunded and no one is slashed or credited. A revealed probe (errata E90) found wrong is
+    refunded with reason `probe` and its worker, an auditor, is not slashed.
     """
     arbitrated = advance(job, JobStatus.ARBITRATED)
     state = replace(state, voting=without(state.voting, job.job_id.hex()))
@@ -120,6 +124,9 @@ def arbitrate(state: ChainState, job: Job, outcome: Outcome) -> tuple[ChainState
     if outcome is Outcome.ACCEPTED:
         state, settled = settle(state, arbitrated)
         return state, (*judged, *settled)
+    if job.probe:
+        state, refunded = refund(state, arbitrated, RefundReason.PROBE)
+        return state, (*judged, *refunded)
     state, refunded = refund(state, arbitrated, RefundReason.ARBITRATED)
     reporter = job.accusers[0] if job.accusers else None
     offence = offence_id("wrong_output", job_id=job.job_id, h_output=job.h_output)

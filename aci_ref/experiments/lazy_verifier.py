@@ -116,6 +116,7 @@ def run(args: argparse.Namespace, progress: Progress) -> Result:
             if auditor and world.job(job_id).status in (JobStatus.SETTLED, JobStatus.DISPUTED):
                 world.reveal(job_id)
             world.decide(job_id)
+            world.review(job_id)
         progress(index + 1, args.jobs)
     world.seal(advance_ms=world.params.epoch_duration_ms)  # the last epoch's pool pays out
     for effect in world.log:

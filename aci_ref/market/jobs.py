@@ -103,7 +103,7 @@ EVENT_TRANSITIONS: Final[Mapping[tuple[JobStatus, JobEvent], frozenset[JobStatus
             ),
             (JobStatus.DISPUTED, JobEvent.VOTES_OVERDUE): frozenset({JobStatus.REFUNDED}),
             # A probe is revealed once its committee has judged it (E90).
-            (JobStatus.DISPUTED, JobEvent.REVEAL_PROBE): frozenset({JobStatus.REFUNDED}),
+            (JobStatus.DISPUTED, JobEvent.REVEAL_PROBE): frozenset({JobStatus.DISPUTED}),
             (JobStatus.SETTLED, JobEvent.REVEAL_PROBE): frozenset({JobStatus.SETTLED}),
             # Evidence of an invalid attestation exists only for a job its worker was assigned
             # (escrowed): a report changes no status.
@@ -174,6 +174,7 @@ class Job:
     committee_stakes: tuple[int, ...] = ()  # each member's stake when drawn (E56)
     arbiter_stakes: tuple[int, ...] = ()
     verification_votes: tuple[Vote, ...] = ()  # the committee's votes, kept once disputed (E90)
+    probe: bool = False  # its worker revealed it as a planted fault (E90)
     history: tuple[JobStatus, ...] = ()
 
     @property

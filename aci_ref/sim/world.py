@@ -363,6 +363,16 @@ class World:
         worker = self.job(job_id).worker
         return self.act(worker, RevealProbe(job_id, self.probe_salts[worker]))
 
+    def review(self, job_id: bytes, liars: Mapping[str, bool] | None = None) -> Effects:
+        """The arbiters reviewing a settled probe vote until it concludes (errata E90)."""
+        collected: list[Effect] = []
+        while (review := self.state.reviews.get(job_id.hex())) is not None:
+            voted = {v.verifier for v in review.votes}
+            member = next(m for m in review.arbiters if m not in voted)
+            lie = None if liars is None else liars.get(member)
+            collected += self.vote(member, job_id, lie)
+        return tuple(collected)
+
     def members(self, job_id: bytes) -> tuple[str, ...]:
         """Whoever votes on the job now: its committee, or its arbiters once disputed."""
         job = self.job(job_id)

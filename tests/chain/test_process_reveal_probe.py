@@ -39,12 +39,14 @@ def test_a_verifier_accepting_a_planted_fault_unseen_is_slashed_when_it_is_revea
     stake = world.stake(member, Role.VERIFIER)
     world.vote(member, job_id, accept=True)  # a lazy verifier: accepts without re-executing
     assert world.job(job_id).status is JobStatus.SETTLED
-    effects = world.reveal(job_id)
+    (revealed,) = [e for e in world.reveal(job_id) if isinstance(e, ProbeRevealed)]
+    assert revealed.arbiters and member not in revealed.arbiters
+    assert not slashes(world)  # the auditor's word alone slashes no one
+    effects = world.review(job_id)
     (missed,) = [e for e in effects if isinstance(e, Slashed)]
-    assert missed.violation is Violation.MISSED_FAULT
+    assert missed.violation is Violation.MISSED_FAULT and missed.record.offender == member
     assert missed.record.amount == stake * world.params.slash_missed_fault_bps // BPS
-    (revealed,) = [e for e in effects if isinstance(e, ProbeRevealed)]
-    assert revealed.missed_by == (member,) and revealed.caught_by == ()
+    assert job_id.hex() not in world.state.reviews
     assert world.job(job_id).status is JobStatus.SETTLED
     assert world.state.workers["auditor-0"].banned  # its identity is known now: it works no more
     assert world.stake("auditor-0", Role.WORKER) > 0  # ...but it is not slashed for the probe
@@ -58,13 +60,43 @@ def test_a_verifier_that_catches_a_probe_is_credited_and_the_client_refunded() -
     world.vote(member, job_id)  # honest: re-executes and rejects
     assert world.job(job_id).status is JobStatus.DISPUTED
     price = world.job(job_id).price
-    effects = world.reveal(job_id)
-    assert not [e for e in effects if isinstance(e, Slashed)]
+    world.reveal(job_id)
+    assert world.job(job_id).probe and world.job(job_id).status is JobStatus.DISPUTED
+    effects = world.decide(job_id)
+    assert not [e for e in effects if isinstance(e, Slashed)]  # the auditor is not slashed
     (refunded,) = [e for e in effects if isinstance(e, Refunded)]
     assert refunded.why is RefundReason.PROBE
     assert world.job(job_id).status is JobStatus.REFUNDED
     assert world.state.vote_credits[member] == price
     assert job_id.hex() not in world.state.voting
+    holds(world)
+
+
+def test_an_auditor_cannot_slash_verifiers_by_revealing_a_right_output() -> None:
+    world = auditor_world()
+    job_id = world.order("client-0")
+    world.submit(job_id)  # an honest output, falsely called a probe afterwards
+    world.seal()
+    (member,) = world.job(job_id).committee
+    world.vote(member, job_id)
+    assert world.job(job_id).status is JobStatus.SETTLED
+    world.reveal(job_id)
+    world.review(job_id)
+    assert not slashes(world)
+    assert world.state.workers["auditor-0"].banned
+    holds(world)
+
+
+def test_a_review_nobody_finishes_slashes_no_one() -> None:
+    world = auditor_world()
+    job_id = planted(world)
+    (member,) = world.job(job_id).committee
+    world.vote(member, job_id, accept=True)
+    world.reveal(job_id)
+    assert job_id.hex() in world.state.reviews
+    world.seal(advance_ms=world.params.epoch_duration_ms)
+    assert job_id.hex() not in world.state.reviews
+    assert not slashes(world)
     holds(world)
 
 

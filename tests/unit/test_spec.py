@@ -177,6 +177,7 @@ def _reached() -> set[object]:
         audit.seal()
         audit.vote(audit.job(probe).committee[0], probe, accept=True)
         audit.reveal(probe)
+        audit.review(probe)
     finally:
         sys.setprofile(None)
     return called
