@@ -13,13 +13,22 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
+from collections.abc import Sequence
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 
-from aci_ref.experiments.base import Experiment, Progress, Result, key_value_table
+from aci_ref.experiments.base import (
+    Experiment,
+    Progress,
+    Result,
+    key_value_table,
+    new_figure,
+    save_figure,
+)
 
 POLICIES = ("honest", "accept", "reject")
 """What a committee member does: re-execute and vote the truth, or vote blind either way."""
@@ -152,6 +161,13 @@ def run(args: argparse.Namespace, progress: Progress) -> Result:
     shipped = verifier_game(_shipped())
     expected_run = payoffs(verifier_game(run_params), mean_price, args.cost_ratio, wrong_share)
     expected_shipped = payoffs(shipped, mean_price, args.cost_ratio, shipped.probe_share)
+    curve = []
+    grid = sorted({Fraction(m, 10**e) for e in range(1, 10) for m in (1, 2, 5)})
+    for share in grid:
+        values = payoffs(shipped, mean_price, args.cost_ratio, share)
+        curve.append({"probe_share": float(share), **{k: float(v) for k, v in values.items()}})
+    reward = shipped.reward_per_price * mean_price
+    break_even = (args.cost_ratio * mean_price) / (reward + shipped.missed_fault_loss)
     return {
         "config": {
             "jobs": args.jobs,
@@ -170,7 +186,34 @@ def run(args: argparse.Namespace, progress: Progress) -> Result:
         "expected_at_run": {k: float(v) for k, v in expected_run.items()},
         "expected_at_shipped": {k: float(v) for k, v in expected_shipped.items()},
         "shipped_probe_share": float(shipped.probe_share),
+        "break_even_probe_share": float(break_even),
+        "curve_at_shipped": curve,
     }
+
+
+def plot(result: Result, directory: Path) -> Sequence[Path]:
+    """Expected payoff per task of each policy against the probe share φ, shipped values."""
+    figure = new_figure()
+    axes = figure.add_subplot(1, 1, 1)
+    curve = result["curve_at_shipped"]
+    shares = [point["probe_share"] for point in curve]
+    for name, label in (
+        ("honest", "re-execute"),
+        ("always_accept", "accept unseen"),
+        ("always_reject", "reject unseen"),
+    ):
+        axes.plot(shares, [point[name] for point in curve], label=label)
+    axes.axvline(result["shipped_probe_share"], color="grey", linestyle=":", label="shipped φ")
+    axes.axvline(
+        result["break_even_probe_share"], color="black", linestyle="--", label="break-even φ"
+    )
+    axes.set_xscale("log")
+    axes.set_yscale("symlog", linthresh=1e-3)
+    axes.set_xlabel("probe share φ of the tasks a verifier judges")
+    axes.set_ylabel("expected payoff per task (ACI)")
+    axes.set_title("The verifier's dilemma at the shipped parameters (E90)")
+    axes.legend(fontsize=8)
+    return [save_figure(figure, directory, "lazy_verifier")]
 
 
 def _shipped() -> Any:
@@ -212,6 +255,11 @@ def render(result: Result) -> RenderableType:
             ("tasks judged", result["tasks_judged"], "committee seats filled"),
             ("wrong share", result["wrong_share_of_tasks"], "share of judged tasks planted"),
             ("probes revealed", result["probes_revealed"], "auditors that revealed"),
+            (
+                "break-even φ",
+                result["break_even_probe_share"],
+                "probe share above which re-executing beats accepting unseen (shipped values)",
+            ),
         ],
     )
     return Group(facts, table, expected)
@@ -223,4 +271,5 @@ EXPERIMENT = Experiment(
     add_arguments=add_arguments,
     run=run,
     render=render,
+    plot=plot,
 )
