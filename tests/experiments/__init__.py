@@ -1,0 +1,1 @@
+"""Tests of `aci-ref experiment NAME`: each experiment's numbers at small scale."""
