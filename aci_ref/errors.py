@@ -194,6 +194,9 @@ class Rejection(StrEnum):
     """A probe reveal whose (worker, salt) commitment genesis does not hold (errata E90)."""
     PROBE_ALREADY_REVEALED = "probe_already_revealed"
     """A probe commitment that was already revealed once (errata E90)."""
+    PROBE_TOO_LATE = "probe_too_late"
+    """A probe reveal for a settled job after its committee's vote deadline: the review would
+    outlast the window in which the voters' stake is still slashable (errata E90)."""
     PROBE_NOT_JUDGED = "probe_not_judged"
     """A probe reveal for a job no verifier committee has judged yet: not sampled, still being
     voted on, or decided by arbitration already (errata E90)."""

@@ -17,7 +17,7 @@ m · S for accepting a wrong output (missed fault), a · S for rejecting a right
 accusation).
 
     honest        r − κP
-    always accept (1 − w) r − w m S
+    always accept r − w m S          (its credit may be paid before a review proves it wrong)
     always reject w r − (1 − w) a S
 
 Claim. For every price the HMM quotes (`proofs.prices`), every κ ∈ (0, 1] and every w ∈ [φ, 1/2]:
@@ -80,14 +80,14 @@ def payoffs(
     reward = game.reward_per_price * price
     return {
         "honest": reward - cost_ratio * price,
-        "always_accept": (1 - wrong) * reward - wrong * game.missed_fault_loss,
+        "always_accept": reward - wrong * game.missed_fault_loss,
         "always_reject": wrong * reward - (1 - wrong) * game.false_accusation_loss,
     }
 
 
 def lazy_verifier_payoff(params: Params, price: Fraction) -> Fraction:
     """ref: verifier game (errata E90) — a verifier that always accepts unseen, when only the
-    probes are wrong (w = φ, its best case): (1 − φ) r − φ m S, in ACI per task."""
+    probes are wrong (w = φ, its best case): r − φ m S, in ACI per task."""
     game = verifier_game(params)
     return payoffs(game, price, COST_RATIO_MAX, game.probe_share)["always_accept"]
 
@@ -111,7 +111,7 @@ def _instance(game: VerifierGame, prices: PriceRange) -> tuple[Formula, Formula,
     price, kappa, wrong = real("price"), real("cost_ratio"), real("wrong_share")
     reward = const(game.reward_per_price) * price
     honest = reward - kappa * price
-    accept = (1 - wrong) * reward - wrong * const(game.missed_fault_loss)
+    accept = reward - wrong * const(game.missed_fault_loss)
     reject = wrong * reward - (1 - wrong) * const(game.false_accusation_loss)
     domain = all_of(
         [

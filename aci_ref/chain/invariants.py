@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Final
 
 from aci_ref.chain.effects import Effect, Refunded, Settled, Slashed
-from aci_ref.chain.state import ChainState
+from aci_ref.chain.state import VERIFICATION_POOL, ChainState
 from aci_ref.crypto import sha256
 from aci_ref.economics.invariants import check_fee_split, check_ledger
 from aci_ref.economics.slashing import EVIDENCE_ID_BYTES
@@ -198,6 +198,31 @@ def check_chain(state: ChainState) -> None:
     check_capacity(state)
     check_queues(state)
     check_nonces(state)
+    check_verifier_records(state)
+
+
+def check_verifier_records(state: ChainState) -> None:
+    """ref: chain invariants — the verification pool, vote credits, probes and reviews (E90).
+
+    The pool is a keyless account; every credit is a positive integer held by a known sender;
+    every probe commitment is a 32-byte digest in hex; every review is of a settled job, drawn
+    from arbiters who vote at most once and only among themselves.
+    """
+    if VERIFICATION_POOL not in state.ledger.balances or VERIFICATION_POOL in state.keys:
+        raise _fail("verifier pay", "the verification pool is missing or has a key")
+    for name, credit in state.vote_credits.items():
+        if name not in state.keys or not isinstance(credit, int) or credit <= 0:
+            raise _fail("verifier pay", f"credit {credit!r} of {name!r}")
+    for commitment in state.probes:
+        if len(commitment) != 64 or bytes.fromhex(commitment).hex() != commitment:
+            raise _fail("probes", f"commitment {commitment!r}")
+    for key, review in state.reviews.items():
+        job = state.jobs.get(key)
+        if job is None or job.status is not JobStatus.SETTLED:
+            raise _fail("probes", f"review of {key[:16]}, not a settled job")
+        voters = [v.verifier for v in review.votes]
+        if len(set(voters)) != len(voters) or not set(voters) <= set(review.arbiters):
+            raise _fail("probes", f"review of {key[:16]} holds a vote it should not")
 
 
 # ---- per-run properties, over the effects of a run -----------------------------------------------

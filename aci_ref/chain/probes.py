@@ -19,7 +19,7 @@ from typing import Final
 from aci_ref.chain.effects import Effects, ProbeRevealed
 from aci_ref.chain.state import ChainState, ProbeReview
 from aci_ref.chain.steps import active_stakes, ban, job_of
-from aci_ref.chain.verifier_pay import judge_votes, slash_wrong_votes
+from aci_ref.chain.verifier_pay import judge_votes, withdraw_credits
 from aci_ref.crypto import sha256
 from aci_ref.economics.ledger import Role
 from aci_ref.encoding import canonical_bytes
@@ -43,11 +43,12 @@ def process_reveal_probe(
 
     Refused: `unknown_job`; `illegal_transition` or `already_settled` unless the job is disputed
     or settled; `not_job_worker` (the sender is not its worker); `not_a_probe` (genesis holds no
-    commitment to (sender, salt)); `probe_already_revealed`; `probe_not_judged` (a settled job
-    that no committee vote settled). A disputed job is marked a probe and its arbitration goes
-    on; for a settled one a review committee is drawn (the worker and the committee's voters
-    excluded), or, with nobody to draw, the reveal changes nothing but the commitment and the
-    auditor. The auditor is banned (not slashed) either way.
+    commitment to (sender, salt)); `probe_already_revealed` (the commitment, or this job, was
+    revealed already); `probe_not_judged` (a settled job that no committee vote settled);
+    `probe_too_late` (a settled job past its committee's vote deadline). A disputed job is
+    marked a probe and its arbitration goes on; for a settled one a review committee is drawn
+    (the worker and the committee's voters excluded), or, with nobody to draw, the reveal changes
+    nothing but the commitment and the auditor. The auditor is banned (not slashed) either way.
     """
     job = job_of(state, body.job_id)
     legal_outcomes(job, JobEvent.REVEAL_PROBE)
@@ -58,9 +59,14 @@ def process_reveal_probe(
         raise RejectedError(Rejection.NOT_A_PROBE, sender)
     if state.probes[key]:
         raise RejectedError(Rejection.PROBE_ALREADY_REVEALED, key[:16])
+    if job.probe or job.job_id.hex() in state.reviews:
+        raise RejectedError(Rejection.PROBE_ALREADY_REVEALED, "this job was revealed already")
     disputed = job.status is JobStatus.DISPUTED
     if not disputed and not (job.votes and JobStatus.DISPUTED not in job.history):
         raise RejectedError(Rejection.PROBE_NOT_JUDGED, "no committee vote settled this job")
+    if not disputed and state.now_ms > job.deadline_ms:
+        # The review must close inside the window the job's arbitration would have had (E90).
+        raise RejectedError(Rejection.PROBE_TOO_LATE, f"after {job.deadline_ms} ms")
     state = replace(state, probes=state.probes.set(key, True))
     state = ban(state, sender)
     if disputed:
@@ -108,25 +114,21 @@ def conclude_review(
 ) -> tuple[ChainState, Effects]:
     """ref: probes (errata E90) — apply a review's verdict to the votes it judged.
 
-    REJECTED (the planted output was wrong): the committee's accepting voters missed a fault and
-    are slashed; the arbiters' votes are judged as in arbitration. ACCEPTED (the output was
-    right after all): the arbiters' votes are judged and the committee keeps its pay. UNDECIDED,
-    or a deadline passed: nothing is proven. The job stays settled.
+    REJECTED (the planted output was wrong): the credits the committee's accepting votes earned
+    this epoch are taken back, and every vote — the committee's and the arbiters' — is judged
+    against a wrong output (accepting voters slashed for a missed fault, rejecting ones
+    credited). ACCEPTED (the output was right after all): only the arbiters' votes are judged;
+    the committee was paid when the job settled. UNDECIDED, or a deadline passed: nothing is
+    proven. The job stays settled.
     """
     state = replace(state, reviews=state.reviews.delete(job.job_id.hex()))
     if outcome is Outcome.UNDECIDED:
         return state, ()
-    right = outcome is Outcome.ACCEPTED
-    state, judged = judge_votes(state, job, review.votes, output_right=right)
-    if right:
-        return state, judged
-    reporter = next((v.verifier for v in sorted(review.votes, key=_name) if not v.accept), None)
-    state, missed = slash_wrong_votes(state, job, review.accused, False, reporter)
-    return state, (*judged, *missed)
-
-
-def _name(vote: Vote) -> str:
-    return vote.verifier
+    if outcome is Outcome.ACCEPTED:
+        return judge_votes(state, job, review.votes, output_right=True)
+    accepted = [v.verifier for v in review.accused if v.accept]
+    state = withdraw_credits(state, accepted, job.price)
+    return judge_votes(state, job, (*review.accused, *review.votes), output_right=False)
 
 
 def reviews_overdue(state: ChainState) -> ChainState:

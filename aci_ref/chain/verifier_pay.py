@@ -44,7 +44,7 @@ def judge_votes(
     `slash_false_accusation_bps`. Verifiers are taken in sorted order, so the result does not
     depend on the order the votes arrived in.
     """
-    agreeing = sorted(v.verifier for v in votes if v.accept == output_right)
+    agreeing = sorted({v.verifier for v in votes if v.accept == output_right})
     state = credit_votes(state, agreeing, job.price)
     reporter = None if output_right or not agreeing else agreeing[0]
     return slash_wrong_votes(state, job, votes, output_right, reporter)
@@ -60,11 +60,27 @@ def slash_wrong_votes(
     """
     violation = Violation.FALSE_ACCUSATION if output_right else Violation.MISSED_FAULT
     effects: list[Effect] = []
-    for verifier in sorted(v.verifier for v in votes if v.accept != output_right):
+    for verifier in sorted({v.verifier for v in votes if v.accept != output_right}):
         offence = offence_id(violation.value, job_id=job.job_id, verifier=verifier)
         state, slashed = slash(state, violation, verifier, offence, reporter, job.job_id)
         effects += slashed
     return state, tuple(effects)
+
+
+def withdraw_credits(state: ChainState, voters: Iterable[str], price: int) -> ChainState:
+    """ref: verifier pay (errata E90) — take back credits earned by a vote later proven wrong.
+
+    Only what the current epoch still holds can be taken back (at most `price` per voter); pay
+    already made at an earlier epoch's close stays paid, and the slash answers for it.
+    """
+    credits = state.vote_credits
+    for voter in sorted(set(voters)):
+        held = credits.get(voter, 0)
+        if held > price:
+            credits = credits.set(voter, held - price)
+        elif voter in credits:
+            credits = credits.delete(voter)
+    return replace(state, vote_credits=credits)
 
 
 def pay_verifiers(state: ChainState, epoch: int) -> tuple[ChainState, Effects]:

@@ -77,14 +77,16 @@ def process_cast_vote(state: ChainState, body: CastVote, sender: str) -> tuple[C
 
 
 def open_dispute(state: ChainState, job: Job) -> tuple[ChainState, Effects]:
-    """Algorithm 1 line 15 (errata E11): a fresh committee, without the worker or the accusers.
+    """Algorithm 1 line 15 (errata E11, E90): a fresh committee, without the worker or any member
+    of the verification committee (the accusers, and those who voted otherwise or not at all), so
+    no verifier judges its own vote.
 
     With nobody left to arbitrate, the dispute stays unresolved at once (refund, no slash).
     """
     accusers = tuple(sorted(v.verifier for v in job.votes if not v.accept))
     stakes = active_stakes(state, Role.VERIFIER)
     arbiters = arbitration_committee(
-        state.params, job.beacon, job.job_id, stakes, job.worker, accusers
+        state.params, job.beacon, job.job_id, stakes, job.worker, (*accusers, *job.committee)
     )
     deadline = vote_deadline(state.params, state.now_ms, job)
     disputed = advance(

@@ -197,3 +197,60 @@ def test_arbitration_slashes_the_committee_member_that_accepted_a_wrong_output()
     assert all(world.state.vote_credits.get(m, 0) > 0 for m in honest)
     assert lazy not in world.state.vote_credits
     holds(world)
+
+
+def test_no_committee_member_arbitrates_its_own_vote() -> None:
+    params = world_params(ALWAYS, verification_committee_size=3)
+    world = build_world(params, verifiers=8, workers=(WorkerSpec("lazy-0", Behaviour.LAZY),))
+    job_id = planted(world)
+    lazy, *honest = world.job(job_id).committee
+    world.vote(lazy, job_id, accept=True)
+    for member in honest:
+        world.vote(member, job_id)
+    assert not set(world.job(job_id).arbiters) & set(world.job(job_id).committee)
+    world.decide(job_id, liars={m: True for m in world.verifiers if m == lazy})
+    missed = [s for s in slashes(world) if s.violation is Violation.MISSED_FAULT]
+    assert [s.record.offender for s in missed] == [lazy]  # slashed once, not blocked
+    assert world.job(job_id).status is JobStatus.REFUNDED
+
+
+def test_a_blind_acceptance_proven_wrong_in_its_epoch_is_not_paid() -> None:
+    world = auditor_world()
+    job_id = planted(world)
+    (member,) = world.job(job_id).committee
+    world.vote(member, job_id, accept=True)
+    assert world.state.vote_credits[member] == world.job(job_id).price
+    world.reveal(job_id)
+    world.review(job_id)
+    assert member not in world.state.vote_credits
+    before = world.balance(member)
+    world.seal(advance_ms=world.params.epoch_duration_ms)
+    assert world.balance(member) == before
+    holds(world)
+
+
+def test_a_reveal_after_the_committees_deadline_is_refused() -> None:
+    world = auditor_world()
+    job_id = planted(world)
+    (member,) = world.job(job_id).committee
+    world.vote(member, job_id, accept=True)
+    world.seal(advance_ms=world.job(job_id).deadline_ms - world.state.now_ms + 1)
+    body = RevealProbe(job_id, world.probe_salts["auditor-0"])
+    assert world.refuse(world.sign("auditor-0", body)) is Rejection.PROBE_TOO_LATE
+
+
+def test_one_job_is_revealed_once_even_with_two_commitments() -> None:
+    from dataclasses import replace as copy_with
+
+    from aci_ref.chain.probes import probe_commitment
+
+    world = auditor_world()
+    extra = probe_commitment("auditor-0", b"second salt").hex()
+    # As if genesis had held two commitments naming one worker (nothing forbids it).
+    world.state = copy_with(world.state, probes=world.state.probes.set(extra, False))
+    job_id = planted(world)
+    (member,) = world.job(job_id).committee
+    world.vote(member, job_id, accept=True)
+    world.reveal(job_id)
+    again = world.sign("auditor-0", RevealProbe(job_id, b"second salt"))
+    assert world.refuse(again) is Rejection.PROBE_ALREADY_REVEALED

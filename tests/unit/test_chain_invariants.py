@@ -34,7 +34,9 @@ from aci_ref.chain.invariants import (
     check_queues,
     check_settled_once,
     check_slash_evidence,
+    check_verifier_records,
 )
+from aci_ref.chain.state import VERIFICATION_POOL, ProbeReview
 from aci_ref.crypto import sha256
 from aci_ref.economics.ledger import Escrow, Ledger
 from aci_ref.economics.slashing import Violation
@@ -257,6 +259,33 @@ STATE_FAULTS: list[tuple[str, Fault, Callable[[ChainState], None]]] = [
         "nonce of an unknown sender",
         lambda b: replace(b.state, nonces=b.state.nonces.set("mallory", 1)),
         check_nonces,
+    ),
+    (
+        "negative vote credit",
+        lambda b: replace(b.state, vote_credits=b.state.vote_credits.set("verifier-0", -5)),
+        check_verifier_records,
+    ),
+    (
+        "credit to an unknown sender",
+        lambda b: replace(b.state, vote_credits=b.state.vote_credits.set("mallory", 5)),
+        check_verifier_records,
+    ),
+    (
+        "malformed probe commitment",
+        lambda b: replace(b.state, probes=b.state.probes.set("xyz", False)),
+        check_verifier_records,
+    ),
+    (
+        "review of a running job",
+        lambda b: replace(
+            b.state, reviews=b.state.reviews.set(b.executing, ProbeReview("w", (), (), (), (), 0))
+        ),
+        check_verifier_records,
+    ),
+    (
+        "verification pool with a key",
+        lambda b: replace(b.state, keys=b.state.keys.set(VERIFICATION_POOL, bytes(32))),
+        check_verifier_records,
     ),
 ]
 
