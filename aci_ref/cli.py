@@ -606,6 +606,9 @@ def _silence_stdout() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `aci-ref` console script."""
+    # Idle OpenMP threads spin at every barrier, which starves a loaded machine; torch reads
+    # this when it is first imported, which no command does before here.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         args = build_parser().parse_args(argv)
         console = Console(width=None if sys.stdout.isatty() else 120)

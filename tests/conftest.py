@@ -7,6 +7,10 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 
+# Idle OpenMP threads spin at every barrier; on a loaded 2-core machine that makes two-thread
+# model runs ten times slower. Set before any test imports torch.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 settings.register_profile(
     "ci",
     max_examples=60,
