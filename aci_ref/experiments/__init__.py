@@ -26,15 +26,10 @@ MODULES: Final = (
 
 
 def experiments() -> dict[str, Experiment]:
-    """Every experiment whose module is present, by command name."""
+    """Every experiment, by command name, in the order of `MODULES`."""
     found: dict[str, Experiment] = {}
     for module_name in MODULES:
-        try:
-            module = importlib.import_module(f"aci_ref.experiments.{module_name}")
-        except ModuleNotFoundError as error:
-            if error.name != f"aci_ref.experiments.{module_name}":
-                raise
-            continue
+        module = importlib.import_module(f"aci_ref.experiments.{module_name}")
         experiment: Experiment = module.EXPERIMENT
         found[experiment.name] = experiment
     return found

@@ -222,12 +222,13 @@ def distribution_match(claimed: bytes, reference: bytes, epsilon_kl: Fraction) -
     """§3.4 item 2: distribution matching — max over steps of KL(reference ‖ worker) ≤ ε_KL.
 
     `reference` is the verifier's re-execution along the claimed tokens (teacher forcing) with the
-    job's pinned seed. The claimed tokens must equal the tokens the reference picks at every step
-    (§3.4 item 1: seed pinning leaves the worker no choice of token); then the largest per-step
-    KL(reference ‖ worker) must be at most ε_KL. The direction weighs the worker's errors by what
-    the true model expects: a worker that drops or starves tokens the model considers likely is
-    penalised without bound, which the reverse direction would not do. Malformed or
-    shape-mismatched outputs do not match (measure None).
+    job's pinned seed; its tokens are the pinned draws from the worker's claimed distributions
+    (errata E93). The claimed tokens must equal them at every step (§3.4 item 1: seed pinning
+    leaves the worker no choice of token given its distribution); then the largest per-step
+    KL(reference ‖ worker) must be at most ε_KL, so the distribution itself was not chosen. The
+    direction weighs the worker's errors by what the true model expects: a worker that drops or
+    starves tokens the model considers likely is penalised without bound, which the reverse
+    direction would not do. Malformed or shape-mismatched outputs do not match (measure None).
     """
     try:
         mine, theirs = decode_sampled(claimed), decode_sampled(reference)

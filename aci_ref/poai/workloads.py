@@ -431,9 +431,13 @@ class CharLmWorkload(Workload):
         """§3.4 item 2: the reference distributions along the claimed tokens (teacher forcing).
 
         One forward pass over prompt + claimed tokens[:-1] gives, at every step, the reference
-        next-token distribution after the claimed prefix and the token the pinned draw picks
-        from it. A claimed output that does not decode to gen_len tokens of this vocabulary is
-        compared with a plain run instead.
+        next-token distribution after the claimed prefix. The token recorded for the step is the
+        one the pinned draw picks from the worker's claimed distribution (errata E93): an honest
+        worker always picked it, while a draw that falls within rounding of a boundary of the
+        reference's own distribution cannot make an honest worker's token look wrong; the
+        distribution itself must then pass ND2's divergence test. A claimed output that does not
+        decode to gen_len tokens of this vocabulary, or whose distributions cannot be drawn
+        from, is compared with a plain run, or with the reference's own picks, instead.
         """
         _check_variant(variant)
         prompt = self._prompt(data)
@@ -449,7 +453,12 @@ class CharLmWorkload(Workload):
         with _torch_threads(threads):
             logits = self.model(variant)(torch.tensor(rows, dtype=torch.long))[0]
             probs = self._probs(logits[self.prompt_len - 1 :])
-        tokens = [pinned_choice(probs[t], token_draw(seed, t)) for t in range(self.gen_len)]
+        try:
+            tokens = [
+                pinned_choice(claim.probs[t], token_draw(seed, t)) for t in range(self.gen_len)
+            ]
+        except RejectedError:
+            tokens = [pinned_choice(probs[t], token_draw(seed, t)) for t in range(self.gen_len)]
         return encode_sampled(tokens, probs)
 
     def make_input(self, index: int) -> bytes:

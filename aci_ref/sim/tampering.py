@@ -37,6 +37,7 @@ from aci_ref.poai.matching import (
     encode_sampled,
     kl_divergence,
     pinned_choice,
+    token_draw,
 )
 from aci_ref.poai.workloads import CharLmWorkload, Workload, make_input
 
@@ -157,9 +158,21 @@ def _nudged(
             nudge_numeric(values, seed, params.epsilon_num, margin, within=within)
         )
     out = decode_sampled(honest)
-    step = choice(seed, "nudge-step", len(out.tokens))
+    first = choice(seed, "nudge-step", len(out.tokens))
     probs = np.array(out.probs, dtype=F32)
-    probs[step] = nudge_distribution(probs[step], params.epsilon_kl, margin, within=within)
+    # A step whose pinned token survives the nudge, so only the divergence test judges it (the
+    # token check reads the claimed distribution, errata E93); the chosen step if none does.
+    count = len(out.tokens)
+    chosen: tuple[int, Floats] | None = None
+    for offset in range(count):
+        step = (first + offset) % count
+        candidate = nudge_distribution(probs[step], params.epsilon_kl, margin, within=within)
+        chosen = chosen or (step, candidate)
+        if pinned_choice(candidate, token_draw(seed, step)) == out.tokens[step]:
+            chosen = (step, candidate)
+            break
+    assert chosen is not None  # a sampled output has at least one token
+    probs[chosen[0]] = chosen[1]
     return encode_sampled(out.tokens, probs)
 
 
