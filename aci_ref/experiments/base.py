@@ -12,6 +12,7 @@ import argparse
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final
 
@@ -28,6 +29,40 @@ FIGURES_DIR: Final = Path("docs") / "figures"
 
 Z_95: Final = 1.959963984540054
 """The two-sided 95 % normal quantile, for Wilson intervals."""
+
+
+def rate_argument(text: str) -> Fraction:
+    """ref: command line — an exact rate in [0, 1] from "3/1000" or "0.003" (never a float)."""
+    try:
+        value = Fraction(text)
+    except (ValueError, ZeroDivisionError) as error:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from error
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is outside [0, 1]")
+    return value
+
+
+def count_argument(low: int) -> Callable[[str], int]:
+    """ref: command line — a parser for whole numbers of at least `low`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from error
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is below {low}")
+        return value
+
+    parse.__name__ = f"count of at least {low}"
+    return parse
+
+
+positive = count_argument(1)
+"""A whole number of at least 1 (counts of jobs, epochs, workers, trials)."""
+
+non_negative = count_argument(0)
+"""A whole number of at least 0 (seeds, optional counts)."""
 
 
 def no_progress(done: int, total: int) -> None:

@@ -26,6 +26,9 @@ from aci_ref.experiments.base import (
     Result,
     key_value_table,
     new_figure,
+    non_negative,
+    positive,
+    rate_argument,
     save_figure,
     wilson_interval,
 )
@@ -35,14 +38,16 @@ WRONG_OUTPUT = frozenset({"wrong_output"})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--colluders", type=int, default=4, help="colluding workers k (4)")
-    parser.add_argument("--honest", type=int, default=2, help="honest workers (2)")
-    parser.add_argument("--delta", type=Fraction, default=Fraction(1, 5), help="δ skipped (0.2)")
+    parser.add_argument("--colluders", type=positive, default=4, help="colluding workers k (4)")
+    parser.add_argument("--honest", type=non_negative, default=2, help="honest workers (2)")
     parser.add_argument(
-        "--epoch-jobs", type=int, default=50, help="jobs per worker per epoch, N (50)"
+        "--delta", type=rate_argument, default=Fraction(1, 5), help="δ skipped (0.2)"
     )
-    parser.add_argument("--epochs", type=int, default=10, help="epochs T (10)")
-    parser.add_argument("--verifiers", type=int, default=7, help="verifiers in the world (7)")
+    parser.add_argument(
+        "--epoch-jobs", type=positive, default=50, help="jobs per worker per epoch, N (50)"
+    )
+    parser.add_argument("--epochs", type=positive, default=10, help="epochs T (10)")
+    parser.add_argument("--verifiers", type=positive, default=7, help="verifiers in the world (7)")
     parser.add_argument(
         "--colluding-verifiers",
         default="0,1,3",
@@ -50,12 +55,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--sampling-rate",
-        type=Fraction,
+        type=rate_argument,
         default=Fraction(1, 50),
         help="α for the runs (0.02; the shipped α is reported analytically beside it)",
     )
-    parser.add_argument("--seeds", type=int, default=2, help="worlds per variant (2)")
-    parser.add_argument("--seed", type=int, default=0, help="first seed (0)")
+    parser.add_argument("--seeds", type=positive, default=2, help="worlds per variant (2)")
+    parser.add_argument("--seed", type=non_negative, default=0, help="first seed (0)")
 
 
 def _counts(text: str, verifiers: int) -> list[int]:

@@ -68,8 +68,16 @@ def _run(experiment: Experiment, args: argparse.Namespace) -> Result:
 
 def cmd_experiment(args: argparse.Namespace, console: Console) -> int:
     """Run the chosen experiment; print JSON or tables; write its figures unless told not to."""
+    from aci_ref.cli import UsageError
+    from aci_ref.errors import RejectedError
+
     experiment: Experiment = args.experiment_object
-    result = _run(experiment, args)
+    try:
+        result = _run(experiment, args)
+    except RejectedError as refused:
+        # A combination of options the experiment's model cannot run (more faults than jobs, a
+        # committee larger than the verifiers...): one line, like any other bad argument.
+        raise UsageError(f"experiment {experiment.name}: {refused}") from refused
     figures: list[str] = []
     if experiment.plot is not None and not args.no_plot:
         figures = [str(path) for path in experiment.plot(result, args.figures)]

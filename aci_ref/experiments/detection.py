@@ -34,6 +34,9 @@ from aci_ref.experiments.base import (
     Result,
     key_value_table,
     new_figure,
+    non_negative,
+    positive,
+    rate_argument,
     save_figure,
     wilson_interval,
 )
@@ -50,17 +53,6 @@ PAPER_EPOCH_JOBS: Final = 10_000
 PAPER_EPOCHS: Final = 10
 PAPER_PRINTED: Final = Fraction(953, 1000)
 """Theorem 1, §3.4 prints 0.953 for the 10-epoch detection probability (exact: 0.9504)."""
-
-
-def rate_argument(text: str) -> Fraction:
-    """ref: command line — an exact rate in [0, 1] from "3/1000" or "0.003" (never a float)."""
-    try:
-        value = Fraction(text)
-    except (ValueError, ZeroDivisionError) as error:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from error
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"{text} is outside [0, 1]")
-    return value
 
 
 def rates_argument(text: str) -> tuple[Fraction, ...]:
@@ -85,17 +77,19 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help="δ, the share of its jobs the lazy worker gets wrong (default: 1/100)",
     )
     parser.add_argument(
-        "--epoch-jobs", type=int, default=10_000, metavar="N", help="N (default: 10000)"
+        "--epoch-jobs", type=positive, default=10_000, metavar="N", help="N (default: 10000)"
     )
-    parser.add_argument("--epochs", type=int, default=10, metavar="T", help="T (default: 10)")
+    parser.add_argument("--epochs", type=positive, default=10, metavar="T", help="T (default: 10)")
     parser.add_argument(
         "--trials",
-        type=int,
+        type=positive,
         default=1000,
         metavar="K",
         help="lazy workers simulated (default: 1000)",
     )
-    parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed (default: 0)")
+    parser.add_argument(
+        "--seed", type=non_negative, default=0, metavar="S", help="seed (default: 0)"
+    )
     parser.add_argument(
         "--deltas",
         type=rates_argument,

@@ -31,6 +31,8 @@ from aci_ref.experiments.base import (
     Progress,
     Result,
     new_figure,
+    non_negative,
+    positive,
     save_figure,
     wilson_interval,
 )
@@ -60,25 +62,18 @@ SAMPLE_POINTS: Final = 400
 """How many order statistics of each row's distances the result keeps for the CDF plot."""
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """ref: false-positives experiment — the number of inputs and the seed choosing them."""
     parser.add_argument(
         "--inputs",
-        type=_positive,
+        type=positive,
         default=DEFAULT_INPUTS,
         metavar="N",
         help=f"inputs per workload (default: {DEFAULT_INPUTS})",
     )
     parser.add_argument(
         "--seed",
-        type=int,
+        type=non_negative,
         default=0,
         metavar="S",
         help="seed choosing inputs and jobs (default: 0)",

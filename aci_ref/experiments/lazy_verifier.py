@@ -27,6 +27,9 @@ from aci_ref.experiments.base import (
     Result,
     key_value_table,
     new_figure,
+    non_negative,
+    positive,
+    rate_argument,
     save_figure,
 )
 
@@ -34,41 +37,41 @@ POLICIES = ("honest", "accept", "reject")
 """What a committee member does: re-execute and vote the truth, or vote blind either way."""
 
 
-def _fraction(text: str) -> Fraction:
-    try:
-        value = Fraction(text)
-    except (ValueError, ZeroDivisionError) as error:
-        raise argparse.ArgumentTypeError(f"not a fraction: {text!r}") from error
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"{text} is not in (0, 1]")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--jobs", type=int, default=3000, metavar="N", help="jobs (default: 3000)")
+    parser.add_argument(
+        "--jobs", type=positive, default=3000, metavar="N", help="jobs (default: 3000)"
+    )
     parser.add_argument(
         "--sampling-rate",
-        type=_fraction,
+        type=rate_argument,
         default=Fraction(1, 20),
         metavar="F",
         help="α of the run, high so committees meet often (default: 1/20; the expected payoffs "
         "are also shown at the shipped α)",
     )
     parser.add_argument(
-        "--auditors", type=int, default=12, metavar="N", help="probe planters (default: 12)"
+        "--auditors", type=positive, default=12, metavar="N", help="probe planters (default: 12)"
     )
     parser.add_argument(
-        "--honest-workers", type=int, default=12, metavar="N", help="honest workers (default: 12)"
+        "--honest-workers",
+        type=non_negative,
+        default=12,
+        metavar="N",
+        help="honest workers (default: 12)",
     )
     parser.add_argument(
         "--cost-ratio",
-        type=_fraction,
+        type=rate_argument,
         default=Fraction(1, 10),
         metavar="F",
         help="a re-execution's cost as a share of the job's price (default: 1/10)",
     )
     parser.add_argument(
-        "--per-policy", type=int, default=3, metavar="N", help="verifiers per policy (default: 3)"
+        "--per-policy",
+        type=positive,
+        default=3,
+        metavar="N",
+        help="verifiers per policy (default: 3)",
     )
 
 

@@ -32,6 +32,9 @@ from aci_ref.experiments.base import (
     Result,
     key_value_table,
     new_figure,
+    non_negative,
+    positive,
+    rate_argument,
     save_figure,
 )
 from aci_ref.params import Params, default_params
@@ -41,24 +44,24 @@ LIKELY = (0.5, 0.9)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--colluders", type=int, default=10, help="colluding workers k (10)")
-    parser.add_argument("--honest", type=int, default=10, help="honest workers (10)")
+    parser.add_argument("--colluders", type=positive, default=10, help="colluding workers k (10)")
+    parser.add_argument("--honest", type=non_negative, default=10, help="honest workers (10)")
     parser.add_argument(
         "--jobs-per-worker",
-        type=int,
+        type=positive,
         default=20,
         help="jobs per worker per epoch, m (20 = the paper's 10,000 jobs over 500 workers)",
     )
-    parser.add_argument("--seeds", type=int, default=10, help="worlds per case (10)")
-    parser.add_argument("--seed", type=int, default=0, help="first seed (0)")
+    parser.add_argument("--seeds", type=positive, default=10, help="worlds per case (10)")
+    parser.add_argument("--seed", type=non_negative, default=0, help="first seed (0)")
     parser.add_argument(
         "--sampling-rate",
-        type=Fraction,
+        type=rate_argument,
         default=Fraction(1, 25),
         help="α of the simulated runs (0.04; the shipped α is reported analytically)",
     )
-    parser.add_argument("--max-epochs", type=int, default=40, help="give up after (40)")
-    parser.add_argument("--target-epochs", type=int, default=4, help="the paper's epochs (4)")
+    parser.add_argument("--max-epochs", type=positive, default=40, help="give up after (40)")
+    parser.add_argument("--target-epochs", type=positive, default=4, help="the paper's epochs (4)")
 
 
 def member_curve(params: Params, rate: Fraction, m: int, epochs: int) -> list[float]:

@@ -31,6 +31,8 @@ from aci_ref.experiments.base import (
     Result,
     key_value_table,
     new_figure,
+    non_negative,
+    positive,
     save_figure,
 )
 
@@ -38,12 +40,17 @@ CASES = ("one_platform", "distinct_platforms", "merged")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--identities", type=int, default=10, help="attacker identities N (10)")
-    parser.add_argument("--honest", type=int, default=10, help="honest workers H (10)")
     parser.add_argument(
-        "--probe-blocks", type=int, default=5, help="blocks of jobs in the probe at n = N (5)"
+        "--identities", type=positive, default=10, help="attacker identities N (10)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="world label seed (0)")
+    parser.add_argument("--honest", type=non_negative, default=10, help="honest workers H (10)")
+    parser.add_argument(
+        "--probe-blocks",
+        type=non_negative,
+        default=5,
+        help="blocks of jobs in the probe at n = N (5)",
+    )
+    parser.add_argument("--seed", type=non_negative, default=0, help="world label seed (0)")
 
 
 def _specs(case: str, n: int) -> tuple[Any, ...]:

@@ -17,8 +17,16 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 
 from aci_ref.errors import RejectedError, Rejection
-from aci_ref.experiments.base import Experiment, Progress, Result, new_figure, save_figure
-from aci_ref.experiments.detection import rate_argument
+from aci_ref.experiments.base import (
+    Experiment,
+    Progress,
+    Result,
+    new_figure,
+    non_negative,
+    positive,
+    rate_argument,
+    save_figure,
+)
 from aci_ref.experiments.table8_model import (
     CONFIG_KEYS,
     MODEL_SETS,
@@ -102,19 +110,19 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     def option(flag: str, default: object, text: str, **kwargs: Any) -> None:
         parser.add_argument(flag, default=default, help=f"{text} (default: {default})", **kwargs)
 
-    option("--jobs", 8_412_893, "jobs processed over the run", type=int)
-    option("--faults", 47, "faulty jobs injected", type=int)
-    option("--fault-workers", 10, "workers the faults are spread over", type=int)
-    option("--workers", 500, "workers the jobs are spread over", type=int)
-    option("--epochs", 720, "epochs of one hour (720 = 30 days)", type=int)
-    option("--burst-epochs", 10, "consecutive epochs each faulty worker cheats in", type=int)
+    option("--jobs", 8_412_893, "jobs processed over the run", type=positive)
+    option("--faults", 47, "faulty jobs injected", type=positive)
+    option("--fault-workers", 10, "workers the faults are spread over", type=positive)
+    option("--workers", 500, "workers the jobs are spread over", type=positive)
+    option("--epochs", 720, "epochs of one hour (720 = 30 days)", type=positive)
+    option("--burst-epochs", 10, "consecutive epochs each faulty worker cheats in", type=positive)
     parser.add_argument(
         "--sampling-rate",
         type=rate_argument,
         metavar="A",
         help=f"α (default: Params.sampling_rate, {default_params().sampling_rate})",
     )
-    option("--seed", 0, "seed of job ids, beacons, faults and hardware", type=int)
+    option("--seed", 0, "seed of job ids, beacons, faults and hardware", type=non_negative)
     option("--models", "mlp", "mlp, or both (mlp and charlm alternate)", choices=MODEL_SETS)
     option(
         "--careless-share",
@@ -123,9 +131,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         type=rate_argument,
     )
     option(
-        "--escalate-epochs", 10, "escalate: epochs a caught worker is fully re-executed", type=int
+        "--escalate-epochs",
+        10,
+        "escalate: epochs a caught worker is fully re-executed",
+        type=positive,
     )
-    option("--lookback-epochs", 10, "escalate: past epochs re-audited when caught", type=int)
+    option("--lookback-epochs", 10, "escalate: past epochs re-audited when caught", type=positive)
 
 
 def _render(result: Result) -> RenderableType:

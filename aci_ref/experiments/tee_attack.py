@@ -23,6 +23,9 @@ from aci_ref.experiments.base import (
     Result,
     key_value_table,
     new_figure,
+    non_negative,
+    positive,
+    rate_argument,
     save_figure,
     wilson_interval,
 )
@@ -32,19 +35,21 @@ WRONG_OUTPUT = frozenset({"wrong_output"})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--attackers", type=int, default=2, help="TEE attackers per world (2)")
-    parser.add_argument("--honest", type=int, default=2, help="honest workers per world (2)")
+    parser.add_argument("--attackers", type=positive, default=2, help="TEE attackers per world (2)")
     parser.add_argument(
-        "--delta", type=Fraction, default=Fraction(1), help="δ, share of jobs forged (1)"
+        "--honest", type=non_negative, default=2, help="honest workers per world (2)"
     )
     parser.add_argument(
-        "--epoch-jobs", type=int, default=100, help="jobs per worker per epoch, N (100)"
+        "--delta", type=rate_argument, default=Fraction(1), help="δ, share of jobs forged (1)"
     )
-    parser.add_argument("--epochs", type=int, default=10, help="epochs T (10)")
-    parser.add_argument("--seeds", type=int, default=5, help="worlds (5)")
-    parser.add_argument("--seed", type=int, default=0, help="first seed (0)")
     parser.add_argument(
-        "--sampling-rate", type=Fraction, default=None, help="α (default: the shipped α)"
+        "--epoch-jobs", type=positive, default=100, help="jobs per worker per epoch, N (100)"
+    )
+    parser.add_argument("--epochs", type=positive, default=10, help="epochs T (10)")
+    parser.add_argument("--seeds", type=positive, default=5, help="worlds (5)")
+    parser.add_argument("--seed", type=non_negative, default=0, help="first seed (0)")
+    parser.add_argument(
+        "--sampling-rate", type=rate_argument, default=None, help="α (default: the shipped α)"
     )
     parser.add_argument(
         "--mode", default="cheap", help="the attacker's shortcut: random, cached, cheap (cheap)"

@@ -104,4 +104,4 @@ def test_command_line(capsys: pytest.CaptureFixture[str]) -> None:
     parsed = build_parser().parse_args(["experiment", "false-positives", "--seed", "3"])
     assert (parsed.inputs, parsed.seed, parsed.experiment_object) == (DEFAULT_INPUTS, 3, EXPERIMENT)
     assert main(["experiment", "false-positives", "--inputs", "0"]) == USAGE_EXIT
-    assert "must be at least 1" in capsys.readouterr().err
+    assert "0 is below 1" in capsys.readouterr().err
