@@ -589,9 +589,11 @@ def build_parser() -> argparse.ArgumentParser:
     _option(v, "--workers", "pytest processes", "2", type=int, default=2, metavar="N")
     v.set_defaults(handler=cmd_verify_protocol)
 
+    from aci_ref.aivm.command import add_aivm_parser
     from aci_ref.experiments.command import add_experiment_parser
 
     add_experiment_parser(sub)
+    add_aivm_parser(sub)
     return parser
 
 

@@ -261,6 +261,22 @@ class Rejection(StrEnum):
     10000 bps), so both sides could win.
     """
 
+    # --- AIVM (§5) ---------------------------------------------------------------------------
+    BAD_MODULE = "bad_module"
+    """A contract is not a valid WebAssembly module the AIVM admits: it does not compile, uses a
+    disabled feature, declares more memory than `aivm_memory_pages`, or exports no memory."""
+    UNKNOWN_HOST_FUNCTION = "unknown_host_function"
+    """A contract imports something that is not an AIVM opcode of the right signature."""
+    UNKNOWN_FUNCTION = "unknown_function"
+    """A call names a function the contract does not export, or passes the wrong arguments."""
+    OUT_OF_GAS = "out_of_gas"
+    """A contract call used up its gas: every state change of the call is reverted."""
+    CONTRACT_TRAP = "contract_trap"
+    """A contract call trapped (unreachable, a bad memory access, a division by zero...) or an
+    opcode refused its operands: every state change of the call is reverted."""
+    TENSOR_OVERFLOW = "tensor_overflow"
+    """An on-chain tensor operation's exact result does not fit the fixed-point format."""
+
     # --- Consensus (§4): why a validator drops a message ------------------------------------
     NOT_VALIDATOR = "not_validator"
     """A consensus message is signed by, or names as signer, a key outside the committee."""

@@ -179,6 +179,14 @@ def _reached() -> set[object]:
         audit.vote(audit.job(probe).committee[0], probe, accept=True)
         audit.reveal(probe)
         audit.review(probe)
+        from aci_ref.aivm.command import bundled_contracts
+        from aci_ref.aivm.opcodes import OPCODES
+        from aci_ref.aivm.vm import call, load_contract
+
+        source = bundled_contracts()["ledger_demo"]
+        contract = load_contract(params, "ledger_demo", source, OPCODES)
+        for function, args in (("increment", [1]), ("square", [2])):
+            call(params, contract, OPCODES, {}, function, args, 100_000)
     finally:
         sys.setprofile(None)
     return called

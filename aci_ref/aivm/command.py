@@ -1,0 +1,105 @@
+"""`aci-ref aivm run CONTRACT FUNCTION [ARGS...]`: one contract call, its result, gas and writes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from aci_ref.params import default_params
+
+
+def bundled_contracts() -> dict[str, str]:
+    """The contracts shipped in `aci_ref/aivm/contracts/`, by name (file stem)."""
+    folder = resources.files("aci_ref.aivm") / "contracts"
+    return {
+        entry.name.removesuffix(".wat"): entry.read_text(encoding="utf-8")
+        for entry in folder.iterdir()
+        if entry.name.endswith(".wat")
+    }
+
+
+def add_aivm_parser(sub: Any) -> None:
+    """Add `aivm` and its sub-commands to the top-level parser's `sub`."""
+    a = sub.add_parser("aivm", help="run AIVM contracts (WebAssembly with the AI opcodes)")
+    commands = a.add_subparsers(dest="aivm_command", required=True, metavar="COMMAND")
+    r = commands.add_parser(
+        "run",
+        help="call one function of a contract on empty storage",
+        description="Call one function of a contract on empty storage and show what it did.",
+    )
+    r.add_argument(
+        "contract",
+        metavar="CONTRACT",
+        help=f"a bundled contract ({', '.join(sorted(bundled_contracts()))}) or a .wat/.wasm file",
+    )
+    r.add_argument("function", metavar="FUNCTION", help="an exported function")
+    r.add_argument("args", metavar="ARGS", nargs="*", type=int, help="integer arguments")
+    r.add_argument("--gas", type=int, default=None, metavar="N", help="gas limit (aivm_gas_limit)")
+    r.add_argument("--json", action="store_true", help="print one JSON object (default: off)")
+    r.set_defaults(handler=cmd_aivm_run)
+
+
+def _source(name: str) -> tuple[str, str | bytes]:
+    from aci_ref.cli import UsageError
+
+    bundled = bundled_contracts()
+    if name in bundled:
+        return name, bundled[name]
+    path = Path(name)
+    if not path.is_file():
+        raise UsageError(f"no contract {name!r}: not bundled and not a file")
+    data = path.read_bytes()
+    return path.stem, data if path.suffix == ".wasm" else data.decode("utf-8", "replace")
+
+
+def cmd_aivm_run(args: argparse.Namespace, console: Console) -> int:
+    """Load the contract, call the function, print the result, gas and writes (or refuse)."""
+    from aci_ref.aivm.opcodes import OPCODES
+    from aci_ref.aivm.vm import call, load_contract
+    from aci_ref.cli import UsageError
+    from aci_ref.errors import RejectedError
+
+    params = default_params()
+    name, source = _source(args.contract)
+    gas = params.aivm_gas_limit if args.gas is None else args.gas
+    try:
+        contract = load_contract(params, name, source, OPCODES)
+        result = call(params, contract, OPCODES, {}, args.function, args.args, gas)
+    except RejectedError as refused:
+        raise UsageError(f"aivm run: {refused}") from refused
+    writes = [
+        {
+            "key": k.hex(),
+            "before": None if b is None else b.hex(),
+            "after": None if a is None else a.hex(),
+        }
+        for k, b, a in result.writes
+    ]
+    report = {
+        "contract": name,
+        "contract_sha256": contract.digest.hex(),
+        "function": args.function,
+        "args": args.args,
+        "returned": list(result.returned),
+        "gas_limit": gas,
+        "gas_used": result.gas_used,
+        "writes": writes,
+    }
+    if args.json:
+        print(json.dumps(report, indent=2, sort_keys=True))
+        return 0
+    table = Table(title=f"{name}.{args.function}{tuple(args.args)}")
+    table.add_column("quantity")
+    table.add_column("value")
+    for key in ("returned", "gas_used", "gas_limit", "contract_sha256"):
+        table.add_row(key, str(report[key]))
+    for write in writes:
+        table.add_row(f"write {write['key']}", f"{write['before']} → {write['after']}")
+    console.print(table)
+    return 0

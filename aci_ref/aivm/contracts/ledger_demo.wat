@@ -1,0 +1,41 @@
+;; A small AIVM contract: a counter kept in storage and a fixed-point matrix product.
+;; It exercises every kind of charge: plain instructions (fuel), storage reads and writes,
+;; and TENSOR_MATMUL's Equation 3 cost.
+(module
+  (import "aivm" "storage_read" (func $read (param i32 i32 i32 i32) (result i32)))
+  (import "aivm" "storage_write" (func $write (param i32 i32 i32 i32)))
+  (import "aivm" "tensor_matmul" (func $matmul (param i32 i32 i32 i32 i32 i32)))
+  (memory (export "memory") 1 16)
+  ;; the key "count" at offset 0; the counter's 8 bytes at offset 16
+  (data (i32.const 0) "count")
+
+  ;; increment(by) -> new value: read, add, write back.
+  (func (export "increment") (param $by i64) (result i64)
+    (local $value i64)
+    (if (i32.ge_s (call $read (i32.const 0) (i32.const 5) (i32.const 16) (i32.const 8))
+                  (i32.const 0))
+      (then (local.set $value (i64.load (i32.const 16)))))
+    (local.set $value (i64.add (local.get $value) (local.get $by)))
+    (i64.store (i32.const 16) (local.get $value))
+    (call $write (i32.const 0) (i32.const 5) (i32.const 16) (i32.const 8))
+    (local.get $value))
+
+  ;; square(n): C = A · A for the n×n matrix A at 1024, result at 32768 (Q16.16 int32s).
+  (func (export "square") (param $n i32)
+    (call $matmul (i32.const 1024) (i32.const 1024) (i32.const 32768)
+                  (local.get $n) (local.get $n) (local.get $n)))
+
+  ;; spin(n): n empty loop turns, to measure plain-instruction fuel.
+  (func (export "spin") (param $n i32)
+    (local $i i32)
+    (block $done
+      (loop $again
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $again))))
+
+  ;; fail(): writes, then traps — the write must not survive.
+  (func (export "fail")
+    (call $write (i32.const 0) (i32.const 5) (i32.const 16) (i32.const 8))
+    unreachable)
+)

@@ -1,0 +1,124 @@
+"""Table 4, §5.2: the AIVM opcodes as host functions — arguments, gas, operation.
+
+Each opcode reads its operands from the contract's memory, charges its Equation 2 gas before any
+work (so a call out of gas does none), and then calls the pure function of the core that already
+means it: `aci_ref.aivm.fixed` for tensors, `aci_ref.aivm.gas` for Equation 3. Storage opcodes
+write only into the call's journal (`aci_ref.aivm.vm.CallContext`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+import numpy as np
+
+from aci_ref.aivm.fixed import check_operand, fixed_matmul
+from aci_ref.aivm.gas import matmul_gas
+from aci_ref.aivm.vm import CallContext, Opcode
+from aci_ref.errors import RejectedError, Rejection
+
+I32: Final = "i32"
+HASH_BYTES: Final = 32
+MAX_KEY_BYTES: Final = 64
+"""ref: storage keys are at most 64 bytes (errata E100)."""
+
+
+def storage_gas(context: CallContext, base: int, moved: int) -> int:
+    """Equation 2, §5.3 (storage): base cost plus `gas_storage_per_byte` per byte moved."""
+    return base + context.params.gas_storage_per_byte * moved
+
+
+def _key(context: CallContext, pointer: int, length: int) -> bytes:
+    if not 0 < length <= MAX_KEY_BYTES:
+        raise RejectedError(Rejection.CONTRACT_TRAP, f"a storage key of {length} bytes")
+    return context.read(pointer, length)
+
+
+def storage_read(
+    context: CallContext, key_ptr: int, key_len: int, out_ptr: int, out_cap: int
+) -> int:
+    """ref: AIVM storage (errata E100) — copy a slot's value out; its length, or -1 if absent.
+
+    Arguments: the key (pointer, length ≤ 64) and an output buffer (pointer, capacity). Gas:
+    `gas_storage_read` + per byte of key and value. Operation: at most `out_cap` bytes of the
+    value are written to the buffer; the full length is returned.
+    """
+    context.charge(storage_gas(context, context.params.gas_storage_read, max(key_len, 0)))
+    value = context.load(_key(context, key_ptr, key_len))
+    if value is None:
+        return -1
+    context.charge(context.params.gas_storage_per_byte * len(value))
+    if out_cap < 0:
+        raise RejectedError(Rejection.CONTRACT_TRAP, "negative buffer capacity")
+    context.write(out_ptr, value[:out_cap])
+    return len(value)
+
+
+def storage_write(
+    context: CallContext, key_ptr: int, key_len: int, val_ptr: int, val_len: int
+) -> None:
+    """ref: AIVM storage (errata E100) — set a slot (an empty value deletes it).
+
+    Gas: `gas_storage_write` + per byte of key and value. The write is journaled: it reaches
+    storage only if the call returns.
+    """
+    moved = max(key_len, 0) + max(val_len, 0)
+    context.charge(storage_gas(context, context.params.gas_storage_write, moved))
+    key = _key(context, key_ptr, key_len)
+    if val_len < 0:
+        raise RejectedError(Rejection.CONTRACT_TRAP, "negative value length")
+    value = context.read(val_ptr, val_len)
+    context.store_value(key, value or None)
+
+
+def _matrix(context: CallContext, pointer: int, rows: int, cols: int) -> np.ndarray:
+    data = context.read(pointer, 4 * rows * cols)
+    return np.frombuffer(data, dtype="<i4").astype(np.int64).reshape(rows, cols)
+
+
+def tensor_matmul(
+    context: CallContext, a_ptr: int, b_ptr: int, out_ptr: int, m: int, k: int, n: int
+) -> None:
+    """Table 4 TENSOR_MATMUL, Equation 3: C (m×n) = A (m×k) · B (k×n) in Q16.16.
+
+    Arguments: pointers to A, B and C, each a row-major array of little-endian int32, and the
+    dimensions. Gas: `gas_host_call_base` + Equation 3 (`matmul_gas`), charged before the
+    operands are read. Operation: `fixed_matmul`, exact then rounded once; each of A, B and C
+    may hold at most `aivm_tensor_max_elements` elements (`bad_input`), and a result outside 32
+    bits is `tensor_overflow`.
+    """
+    limit = context.params.aivm_tensor_max_elements
+    for rows, cols in ((m, k), (k, n), (m, n)):
+        if rows < 1 or cols < 1 or rows * cols > limit:
+            raise RejectedError(Rejection.BAD_INPUT, f"a {rows}×{cols} tensor (limit {limit})")
+    context.charge(context.params.gas_host_call_base + matmul_gas(context.params, m, n, k))
+    left, right = _matrix(context, a_ptr, m, k), _matrix(context, b_ptr, k, n)
+    check_operand(left, m, k, limit)
+    check_operand(right, k, n, limit)
+    product = fixed_matmul(left, right)
+    context.write(out_ptr, product.astype("<i4").tobytes())
+
+
+def hash_compare(context: CallContext, a_ptr: int, b_ptr: int) -> int:
+    """Table 4 HASH_COMPARE: 1 when two 32-byte hashes in memory are equal, else 0.
+
+    Gas: `gas_host_call_base` + per byte of the 64 bytes read.
+    """
+    context.charge(context.params.gas_host_call_base + context.params.gas_storage_per_byte * 64)
+    return int(context.read(a_ptr, HASH_BYTES) == context.read(b_ptr, HASH_BYTES))
+
+
+OPCODES: Final[Mapping[str, Opcode]] = MappingProxyType(
+    {
+        opcode.name: opcode
+        for opcode in (
+            Opcode("storage_read", (I32, I32, I32, I32), (I32,), storage_read),
+            Opcode("storage_write", (I32, I32, I32, I32), (), storage_write),
+            Opcode("tensor_matmul", (I32,) * 6, (), tensor_matmul),
+            Opcode("hash_compare", (I32, I32), (I32,), hash_compare),
+        )
+    }
+)
+"""Table 4, §5.2: the opcodes a contract may import from module "aivm", by name."""
