@@ -90,3 +90,86 @@ def fixed_matmul(left: Ints, right: Ints) -> Ints:
     if left.ndim != 2 or right.ndim != 2 or left.shape[1] != right.shape[0]:
         raise RejectedError(Rejection.BAD_INPUT, f"{left.shape} · {right.shape}")
     return rescale(matmul_exact(left, right))
+
+
+# ---- softmax and layer normalisation, in integers ------------------------------------------------
+
+EXP_BITS: Final = 32
+"""Internal precision of the exponential: Q0.32."""
+
+LN2_Q32: Final = 2977044472
+"""ln 2 · 2^32, rounded to nearest (ln 2 = 0.693147180559945...)."""
+
+LOG2E_Q32: Final = 6196328019
+"""log2(e) · 2^32, rounded to nearest (log2 e = 1.442695040888963...)."""
+
+EXP_TERMS: Final = 10
+"""Taylor terms of e^-y on [0, ln 2): the truncation error is below 2^-32."""
+
+
+def exp_negative(value: int) -> int:
+    """ref: fixed point (errata E101) — e^(value / 2^16) for value ≤ 0, in Q0.32, in integers.
+
+    With t = value · log2(e) (exact, then floored to Q32) = −(q + f), q a whole number and f in
+    [0, 1): e^value = 2^−f · 2^−q. 2^−f = e^(−f ln 2) is a Taylor sum of EXP_TERMS terms, every
+    term floored to Q32, and 2^−q a right shift. Every step is an integer operation, so the result
+    is the same on every machine.
+    """
+    if value > 0:
+        raise RejectedError(Rejection.BAD_INPUT, "exp_negative takes values ≤ 0")
+    t = (-value * LOG2E_Q32) >> FRACTION_BITS  # −t in Q32, ≥ 0
+    whole, fraction = t >> EXP_BITS, t & ((1 << EXP_BITS) - 1)
+    if whole >= EXP_BITS:
+        return 0
+    y = (fraction * LN2_Q32) >> EXP_BITS  # f · ln 2 in Q32, in [0, ln 2)
+    term, total = 1 << EXP_BITS, 1 << EXP_BITS
+    for k in range(1, EXP_TERMS):
+        term = (term * y) // (k << EXP_BITS)
+        total += -term if k % 2 else term
+    return total >> whole
+
+
+def fixed_softmax(values: Ints) -> Ints:
+    """Table 4 TENSOR_SOFTMAX (arithmetic, errata E101): each row's softmax, Q16.16 in and out.
+
+    Per row: d_i = x_i − max (exact); e_i = `exp_negative(d_i)` in Q0.32; p_i = e_i · 2^16 / Σe,
+    rounded to nearest with ties toward +∞. The largest element's e is 2^32, so Σe > 0.
+    """
+    if values.ndim != 2:
+        raise RejectedError(Rejection.BAD_INPUT, f"softmax of a {values.ndim}-d tensor")
+    out = np.zeros(values.shape, dtype=np.int64)
+    for r, row in enumerate(values.tolist()):
+        top = max(row)
+        exps = [exp_negative(x - top) for x in row]
+        total = sum(exps)
+        out[r] = [(2 * e * ONE + total) // (2 * total) for e in exps]
+    return out
+
+
+def fixed_layer_norm(values: Ints, epsilon: tuple[int, int]) -> Ints:
+    """Table 4 TENSOR_NORM (arithmetic, errata E101): each row normalised to mean 0, variance 1.
+
+    For a row of n Q16.16 values and ε = num/den: c_i = n · x_i − Σx (exact); D = (Σc² · 2^32 +
+    n³ · 2^64 · ε) / n, floored; S = ⌊√D⌋ (an integer square root); y_i = c_i · 2^32 / S rounded
+    to nearest, ties toward +∞. This is (x_i − μ) / √(σ² + ε) in Q16.16 with one rounding of the
+    root and one of the quotient. Refuses a result outside 32 bits with `tensor_overflow`.
+    """
+    import math
+
+    num, den = epsilon
+    if values.ndim != 2 or num < 0 or den <= 0:
+        raise RejectedError(Rejection.BAD_INPUT, "layer norm of a 2-d tensor with ε ≥ 0")
+    out = np.zeros(values.shape, dtype=np.int64)
+    for r, row in enumerate(values.tolist()):
+        n, total = len(row), sum(row)
+        centred = [n * x - total for x in row]
+        squares = sum(c * c for c in centred)
+        scaled = (squares * den * (1 << 32) + n**3 * (1 << 64) * num) // (n * den)
+        root = math.isqrt(scaled)
+        if root == 0:
+            continue  # a constant row with ε = 0: every centred value is 0
+        result = [(2 * c * (1 << 32) + root) // (2 * root) for c in centred]
+        if min(result) < INT32_MIN or max(result) > INT32_MAX:
+            raise RejectedError(Rejection.TENSOR_OVERFLOW, "a normalised value does not fit")
+        out[r] = result
+    return out

@@ -14,9 +14,10 @@ from typing import Final
 
 import numpy as np
 
-from aci_ref.aivm.fixed import check_operand, fixed_matmul
+from aci_ref.aivm.fixed import check_operand, fixed_layer_norm, fixed_matmul, fixed_softmax
 from aci_ref.aivm.gas import matmul_gas
 from aci_ref.aivm.vm import CallContext, Opcode
+from aci_ref.crypto import sha256
 from aci_ref.errors import RejectedError, Rejection
 
 I32: Final = "i32"
@@ -101,6 +102,65 @@ def tensor_matmul(
     context.write(out_ptr, product.astype("<i4").tobytes())
 
 
+def _rows_cols(context: CallContext, rows: int, cols: int) -> None:
+    limit = context.params.aivm_tensor_max_elements
+    if rows < 1 or cols < 1 or rows * cols > limit:
+        raise RejectedError(Rejection.BAD_INPUT, f"a {rows}×{cols} tensor (limit {limit})")
+
+
+def element_gas(context: CallContext, elements: int) -> int:
+    """Equation 2, §5.3 (tensors): `gas_host_call_base` + `gas_tensor_per_element` per element."""
+    return context.params.gas_host_call_base + context.params.gas_tensor_per_element * elements
+
+
+def tensor_alloc(context: CallContext, rows: int, cols: int) -> int:
+    """Table 4 TENSOR_ALLOC: grow memory by a zeroed rows×cols int32 region; its address or -1.
+
+    Gas: Equation 2 per element, charged first. The region starts at the old end of memory
+    (page aligned); -1 when the memory would pass `aivm_memory_pages`.
+    """
+    _rows_cols(context, rows, cols)
+    context.charge(element_gas(context, rows * cols))
+    return context.grow(4 * rows * cols)
+
+
+def _unary(context: CallContext, in_ptr: int, out_ptr: int, rows: int, cols: int) -> np.ndarray:
+    _rows_cols(context, rows, cols)
+    context.charge(element_gas(context, rows * cols))
+    return _matrix(context, in_ptr, rows, cols)
+
+
+def tensor_softmax(context: CallContext, in_ptr: int, out_ptr: int, rows: int, cols: int) -> None:
+    """Table 4 TENSOR_SOFTMAX: each row's softmax of a Q16.16 matrix (`fixed_softmax`).
+
+    Gas: Equation 2 per element, charged before the operand is read.
+    """
+    result = fixed_softmax(_unary(context, in_ptr, out_ptr, rows, cols))
+    context.write(out_ptr, result.astype("<i4").tobytes())
+
+
+def tensor_norm(context: CallContext, in_ptr: int, out_ptr: int, rows: int, cols: int) -> None:
+    """Table 4 TENSOR_NORM: each row layer-normalised with ε = `aivm_norm_epsilon`.
+
+    Gas: Equation 2 per element, charged before the operand is read (`fixed_layer_norm`).
+    """
+    epsilon = context.params.aivm_norm_epsilon
+    values = _unary(context, in_ptr, out_ptr, rows, cols)
+    result = fixed_layer_norm(values, (epsilon.numerator, epsilon.denominator))
+    context.write(out_ptr, result.astype("<i4").tobytes())
+
+
+def model_hash(context: CallContext, ptr: int, length: int, out_ptr: int) -> None:
+    """Table 4 MODEL_HASH: SHA-256 of `length` bytes of memory (canonical weight bytes) to out.
+
+    Gas: `gas_host_call_base` + `gas_hash_per_byte` per byte, charged first.
+    """
+    if length < 0:
+        raise RejectedError(Rejection.CONTRACT_TRAP, "negative length")
+    context.charge(context.params.gas_host_call_base + context.params.gas_hash_per_byte * length)
+    context.write(out_ptr, sha256(context.read(ptr, length)))
+
+
 def hash_compare(context: CallContext, a_ptr: int, b_ptr: int) -> int:
     """Table 4 HASH_COMPARE: 1 when two 32-byte hashes in memory are equal, else 0.
 
@@ -118,6 +178,10 @@ OPCODES: Final[Mapping[str, Opcode]] = MappingProxyType(
             Opcode("storage_write", (I32, I32, I32, I32), (), storage_write),
             Opcode("tensor_matmul", (I32,) * 6, (), tensor_matmul),
             Opcode("hash_compare", (I32, I32), (I32,), hash_compare),
+            Opcode("tensor_alloc", (I32, I32), (I32,), tensor_alloc),
+            Opcode("tensor_softmax", (I32,) * 4, (), tensor_softmax),
+            Opcode("tensor_norm", (I32,) * 4, (), tensor_norm),
+            Opcode("model_hash", (I32, I32, I32), (), model_hash),
         )
     }
 )

@@ -127,6 +127,19 @@ class CallContext:
             raise RejectedError(Rejection.CONTRACT_TRAP, f"write {start}+{len(data)} out of memory")
         memory.write(self.store, data, start)
 
+    def grow(self, length: int) -> int:
+        """Append `length` zeroed bytes (whole pages) to memory: their start, or -1 past a limit."""
+        memory = self._memory()
+        start = memory.data_len(self.store)
+        pages = -(-length // PAGE_BYTES)
+        if start // PAGE_BYTES + pages > self.params.aivm_memory_pages:
+            return -1
+        try:
+            memory.grow(self.store, pages)
+        except wasmtime.WasmtimeError:  # past the maximum the module itself declared
+            return -1
+        return start
+
     # -- storage ---------------------------------------------------------------------------------
 
     def load(self, key: bytes) -> bytes | None:

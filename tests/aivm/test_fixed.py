@@ -81,3 +81,75 @@ def test_bit_exact_across_runs_and_thread_counts() -> None:
     finally:
         torch.set_num_threads(before)
     assert results[0] == results[1] == fixed_matmul(left, right).tobytes()
+
+
+# ---- softmax, layer norm, the exponential ------------------------------------------------------
+
+
+def test_the_constants_are_ln2_and_log2e_to_32_bits() -> None:
+    from decimal import Decimal, getcontext
+
+    from aci_ref.aivm.fixed import LN2_Q32, LOG2E_Q32
+
+    getcontext().prec = 60
+    ln2 = Decimal(2).ln()
+    assert LN2_Q32 == int((ln2 * 2**32).to_integral_value())
+    assert LOG2E_Q32 == int((2**32 / ln2).to_integral_value())
+
+
+@given(st.integers(min_value=-40 * ONE, max_value=0))
+def test_the_exponential_is_within_2_to_the_minus_26(value: int) -> None:
+    import math
+
+    from aci_ref.aivm.fixed import exp_negative
+
+    assert abs(exp_negative(value) / 2**32 - math.exp(value / ONE)) < 2**-26
+
+
+def test_the_exponential_refuses_positive_arguments() -> None:
+    from aci_ref.aivm.fixed import exp_negative
+
+    with pytest.raises(RejectedError) as caught:
+        exp_negative(1)
+    assert caught.value.rejection is Rejection.BAD_INPUT
+
+
+rows = st.lists(
+    st.lists(st.integers(min_value=-8 * ONE, max_value=8 * ONE), min_size=1, max_size=12),
+    min_size=1,
+    max_size=3,
+).filter(lambda r: len({len(row) for row in r}) == 1)
+
+
+@given(rows)
+def test_softmax_is_close_to_the_real_one_and_sums_to_one(values: list[list[int]]) -> None:
+    from aci_ref.aivm.fixed import fixed_softmax
+
+    result = fixed_softmax(np.array(values, dtype=np.int64))
+    real = np.exp(np.array(values) / ONE - np.max(np.array(values) / ONE, axis=1, keepdims=True))
+    real /= real.sum(axis=1, keepdims=True)
+    assert np.abs(result / ONE - real).max() < 2**-15
+    for row in result.tolist():
+        assert abs(sum(row) - ONE) <= len(row)  # each element rounded once
+        assert min(row) >= 0
+
+
+@given(rows)
+def test_layer_norm_is_close_to_the_real_one(values: list[list[int]]) -> None:
+    from aci_ref.aivm.fixed import fixed_layer_norm
+
+    result = fixed_layer_norm(np.array(values, dtype=np.int64), (1, 100_000))
+    real = np.array(values) / ONE
+    real = (real - real.mean(axis=1, keepdims=True)) / np.sqrt(
+        real.var(axis=1, keepdims=True) + 1e-5
+    )
+    assert np.abs(result / ONE - real).max() < 2**-12
+
+
+def test_softmax_and_norm_are_bit_exact_across_runs() -> None:
+    from aci_ref.aivm.fixed import fixed_layer_norm, fixed_softmax
+
+    values = np.random.default_rng(3).integers(-4 * ONE, 4 * ONE, size=(8, 64), dtype=np.int64)
+    assert fixed_softmax(values).tobytes() == fixed_softmax(values.copy()).tobytes()
+    norm = fixed_layer_norm(values, (1, 100_000))
+    assert norm.tobytes() == fixed_layer_norm(values.copy(), (1, 100_000)).tobytes()

@@ -164,3 +164,33 @@ def test_nothing_but_a_rejection_escapes(function: str, args: list[int], gas: in
     with contextlib.suppress(RejectedError):
         call(PARAMS, DEMO, OPCODES, storage, function, args, gas)
     assert storage == {b"count": b"\x01" * 8}
+
+
+def test_softmax_and_norm_charge_per_element() -> None:
+    per = PARAMS.gas_tensor_per_element
+    for function in ("softmax", "norm"):
+        small, large = run(function, [1, 4]).gas_used, run(function, [4, 16]).gas_used
+        assert large - small == per * (64 - 4)
+
+
+def test_alloc_grows_zeroed_pages_until_the_limit() -> None:
+    assert run("alloc", [64, 256], gas=10**6).returned == (65536,)  # a page after its own one
+    contract = _contract(  # memory 1 2: room for one more page, then none
+        '(import "aivm" "tensor_alloc" (func $a (param i32 i32) (result i32)))'
+        '(func (export "f") (result i32 i32)'
+        " (call $a (i32.const 16) (i32.const 16)) (call $a (i32.const 16) (i32.const 16)))"
+    )
+    assert call(PARAMS, contract, OPCODES, {}, "f", [], GAS).returned == (65536, -1)
+
+
+def test_model_hash_is_sha256_of_memory() -> None:
+    from aci_ref.crypto import sha256
+
+    result = run("hash", [5])  # the data segment holds "count" at offset 0
+    assert result.returned == ()
+    contract = _contract(
+        '(import "aivm" "model_hash" (func $h (param i32 i32 i32)))'
+        '(func (export "f") (result i32) (call $h (i32.const 0) (i32.const 3) (i32.const 100))'
+        " (i32.load8_u (i32.const 100)))"
+    )
+    assert call(PARAMS, contract, OPCODES, {}, "f", [], GAS).returned == (sha256(b"\0\0\0")[0],)

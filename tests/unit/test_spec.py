@@ -185,7 +185,8 @@ def _reached() -> set[object]:
 
         source = bundled_contracts()["ledger_demo"]
         contract = load_contract(params, "ledger_demo", source, OPCODES)
-        for function, args in (("increment", [1]), ("square", [2])):
+        calls = (("increment", [1]), ("square", [2]), ("softmax", [1, 4]), ("norm", [1, 4]))
+        for function, args in (*calls, ("alloc", [1, 4]), ("hash", [4])):
             call(params, contract, OPCODES, {}, function, args, 100_000)
     finally:
         sys.setprofile(None)

@@ -5,6 +5,10 @@
   (import "aivm" "storage_read" (func $read (param i32 i32 i32 i32) (result i32)))
   (import "aivm" "storage_write" (func $write (param i32 i32 i32 i32)))
   (import "aivm" "tensor_matmul" (func $matmul (param i32 i32 i32 i32 i32 i32)))
+  (import "aivm" "tensor_softmax" (func $softmax (param i32 i32 i32 i32)))
+  (import "aivm" "tensor_norm" (func $norm (param i32 i32 i32 i32)))
+  (import "aivm" "tensor_alloc" (func $alloc (param i32 i32) (result i32)))
+  (import "aivm" "model_hash" (func $hash (param i32 i32 i32)))
   (memory (export "memory") 1 16)
   ;; the key "count" at offset 0; the counter's 8 bytes at offset 16
   (data (i32.const 0) "count")
@@ -24,6 +28,20 @@
   (func (export "square") (param $n i32)
     (call $matmul (i32.const 1024) (i32.const 1024) (i32.const 32768)
                   (local.get $n) (local.get $n) (local.get $n)))
+
+  ;; softmax(rows, cols) and norm(rows, cols): row-wise over the matrix at 1024, into 32768.
+  (func (export "softmax") (param $rows i32) (param $cols i32)
+    (call $softmax (i32.const 1024) (i32.const 32768) (local.get $rows) (local.get $cols)))
+  (func (export "norm") (param $rows i32) (param $cols i32)
+    (call $norm (i32.const 1024) (i32.const 32768) (local.get $rows) (local.get $cols)))
+
+  ;; alloc(rows, cols) -> address of a fresh zeroed region (or -1).
+  (func (export "alloc") (param $rows i32) (param $cols i32) (result i32)
+    (call $alloc (local.get $rows) (local.get $cols)))
+
+  ;; hash(len): SHA-256 of the first len bytes of memory, written at 65504 (the last 32 bytes).
+  (func (export "hash") (param $len i32)
+    (call $hash (i32.const 0) (local.get $len) (i32.const 65504)))
 
   ;; spin(n): n empty loop turns, to measure plain-instruction fuel.
   (func (export "spin") (param $n i32)
