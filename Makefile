@@ -3,8 +3,9 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
+SOLC    := tools/evm/node_modules/.bin/solcjs
 
-.PHONY: run test lint typecheck pytest deep bench clean
+.PHONY: run test lint typecheck pytest deep bench clean solc
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -20,6 +21,14 @@ run: $(STAMP)
 
 test: $(STAMP) lint typecheck pytest
 
+# solc-js (the compiler ships inside the npm package) for the Solidity twins; skipped without npm,
+# and the EVM tests then skip too.
+$(SOLC): tools/evm/package.json tools/evm/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix tools/evm --no-audit --no-fund --silent && touch $(SOLC); \
+	else echo "npm not found: the EVM comparison tests will be skipped"; fi
+
+solc: $(SOLC)
+
 lint: $(STAMP)
 	$(BIN)/ruff check aci_ref proofs tests benchmarks
 	$(BIN)/ruff format --check aci_ref proofs tests benchmarks
@@ -27,7 +36,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict aci_ref proofs
 
-pytest: $(STAMP)
+pytest: $(STAMP) solc
 	$(BIN)/pytest -n 2 tests
 
 deep: $(STAMP)
@@ -38,4 +47,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/consensus.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis tools/evm/node_modules

@@ -43,6 +43,14 @@ def add_aivm_parser(sub: Any) -> None:
     r.add_argument("--gas", type=int, default=None, metavar="N", help="gas limit (aivm_gas_limit)")
     r.add_argument("--json", action="store_true", help="print one JSON object (default: off)")
     r.set_defaults(handler=cmd_aivm_run)
+    c = commands.add_parser(
+        "compare",
+        help="the demo contract's operations on the AIVM and, as its Solidity twin, on a real EVM",
+        description="Each operation on the AIVM (gas from the reference's schedule) and on py-evm"
+        " (gas from the EVM's own Cancun schedule), with both results.",
+    )
+    c.add_argument("--json", action="store_true", help="print one JSON object (default: off)")
+    c.set_defaults(handler=cmd_aivm_compare)
 
 
 def _source(name: str) -> tuple[str, str | bytes]:
@@ -101,5 +109,48 @@ def cmd_aivm_run(args: argparse.Namespace, console: Console) -> int:
         table.add_row(key, str(report[key]))
     for write in writes:
         table.add_row(f"write {write['key']}", f"{write['before']} → {write['after']}")
+    console.print(table)
+    return 0
+
+
+def cmd_aivm_compare(args: argparse.Namespace, console: Console) -> int:
+    """Print the AIVM-vs-EVM rows, or refuse in one line when solc-js or py-evm is missing."""
+    from aci_ref.aivm.compare import compare_demo
+    from aci_ref.aivm.evm import available
+    from aci_ref.cli import UsageError
+
+    if not available():
+        raise UsageError(
+            "aivm compare needs solc-js (make solc) and py-evm (pip install -e .[dev])"
+        )
+    rows = compare_demo(default_params())
+    if args.json:
+        payload = {
+            "aivm_gas_source": "the reference's schedule (spec/aivm.md, parameters.toml [aivm])",
+            "evm_gas_source": "py-evm, Cancun rules, per transaction including 21,000 intrinsic",
+            "rows": [
+                {
+                    "operation": r.operation,
+                    "aivm_gas": r.aivm_gas,
+                    "evm_gas": r.evm_gas,
+                    "evm_over_aivm": r.ratio,
+                    "aivm_result": r.aivm_result,
+                    "evm_result": r.evm_result,
+                }
+                for r in rows
+            ],
+        }
+        print(json.dumps(payload, indent=2, sort_keys=True))
+        return 0
+    table = Table(
+        title="ledger_demo on the AIVM and LedgerDemo.sol on a real EVM",
+        caption="AIVM gas: our schedule, no per-call intrinsic charge; EVM gas: py-evm's Cancun"
+        " schedule per transaction, 21,000 intrinsic included",
+    )
+    for column in ("operation", "AIVM gas", "EVM gas", "EVM / AIVM", "results agree"):
+        table.add_column(column, justify="left" if column == "operation" else "right")
+    for r in rows:
+        agree = "yes" if r.aivm_result == r.evm_result else "NO"
+        table.add_row(r.operation, f"{r.aivm_gas:,}", f"{r.evm_gas:,}", f"{r.ratio:,.1f}", agree)
     console.print(table)
     return 0
