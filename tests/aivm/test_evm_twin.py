@@ -36,5 +36,8 @@ def test_the_command_says_where_each_figure_comes_from(capsys: pytest.CaptureFix
 
     assert main(["aivm", "compare", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert "our schedule" in report["aivm_gas_source"] and "py-evm" in report["evm_gas_source"]
+    assert (
+        "the reference's schedule" in report["aivm_gas_source"]
+        and "py-evm" in report["evm_gas_source"]
+    )
     assert all(row["aivm_result"] == row["evm_result"] for row in report["rows"])
