@@ -262,6 +262,8 @@ class Rejection(StrEnum):
     """
 
     # --- AIVM (§5) ---------------------------------------------------------------------------
+    UNKNOWN_CONTRACT = "unknown_contract"
+    """A contract call names no contract deployed at genesis."""
     BAD_MODULE = "bad_module"
     """A contract is not a valid WebAssembly module the AIVM admits: it does not compile, uses a
     disabled feature, declares more memory than `aivm_memory_pages`, or exports no memory."""

@@ -149,6 +149,20 @@ class RevealProbe:
     salt: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class CallContract:
+    """§5.4: call `function(*args)` of a contract deployed at genesis, with `data` as its input.
+
+    The call buys at most `gas_limit` gas; the contract reads `data` through `call_data_copy`.
+    """
+
+    contract: str
+    function: str
+    args: tuple[int, ...]
+    data: bytes
+    gas_limit: int
+
+
 Event = (
     Transfer
     | Bond
@@ -164,6 +178,7 @@ Event = (
     | CastVote
     | ReportInvalidAttestation
     | RevealProbe
+    | CallContract
 )
 
 

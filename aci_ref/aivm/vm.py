@@ -18,6 +18,8 @@ canonicalised.
 
 from __future__ import annotations
 
+import atexit
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -34,6 +36,17 @@ HOST_MODULE: Final = "aivm"
 
 PAGE_BYTES: Final = 65536
 """A WebAssembly memory page."""
+
+
+_MODULES: Final[weakref.WeakSet[wasmtime.Module]] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_modules() -> None:
+    # wasmtime frees a module through its C library; at interpreter exit that library may be
+    # gone before the last module is collected, so every live module is closed first.
+    for module in list(_MODULES):
+        module.close()
 
 
 @cache
@@ -87,10 +100,12 @@ class CallContext:
         store: wasmtime.Store,
         storage: Mapping[bytes, bytes],
         reserve: int = 0,
+        env: Any = None,
     ):
         self.params = params
         self.store = store
         self.reserve = reserve
+        self.env = env  # the chain around a call made by a CallContract event, else None
         self.storage = storage
         self.journal: dict[bytes, bytes | None] = {}
         self.memory: wasmtime.Memory | None = None
@@ -210,6 +225,7 @@ def load_contract(
     pages = params.aivm_memory_pages
     if limits.min > pages or limits.max is None or limits.max > pages:
         raise RejectedError(Rejection.BAD_MODULE, f"memory must be declared within {pages} pages")
+    _MODULES.add(module)
     return Contract(name, wasm, sha256(wasm), module)
 
 
@@ -242,6 +258,7 @@ def call(
     function: str,
     args: Sequence[int],
     gas_limit: int,
+    env: Any = None,
 ) -> CallResult:
     """ref: AIVM call (errata E100) — run `function(*args)` of `contract` with `gas_limit` gas.
 
@@ -249,7 +266,8 @@ def call(
     `unknown_function` (no such export, or arguments that do not fit it); `out_of_gas`;
     `contract_trap` (any WebAssembly trap, or an opcode refusing its memory operands); and any
     refusal an opcode raises (`tensor_overflow`, `bad_input`...). Arguments are 32- or 64-bit
-    integers as the export declares.
+    integers as the export declares. `env` is what chain opcodes act on (a call from a
+    `CallContract` event); without it they refuse with `contract_trap`.
     """
     if not 1 <= gas_limit <= params.aivm_gas_limit:
         raise RejectedError(Rejection.BAD_INPUT, f"gas limit {gas_limit}")
@@ -257,7 +275,7 @@ def call(
     store.set_limits(memory_size=params.aivm_memory_pages * PAGE_BYTES)
     reserve = len(contract.wasm)
     store.set_fuel(gas_limit + reserve)
-    context = CallContext(params, store, storage, reserve)
+    context = CallContext(params, store, storage, reserve, env)
     linker = wasmtime.Linker(engine())
     for opcode in opcodes.values():
         linker.define_func(HOST_MODULE, opcode.name, _functype(opcode), _bind(context, opcode))

@@ -19,6 +19,7 @@ account signs `SealBlock` events: a single trusted key, kept for tests and the q
 from aci_ref.chain.effects import (
     Assigned,
     Attested,
+    ContractCalled,
     DisputeOpened,
     Effect,
     Effects,
@@ -50,6 +51,7 @@ __all__ = [
     "Assigned",
     "Attested",
     "ChainState",
+    "ContractCalled",
     "DisputeOpened",
     "Effect",
     "Effects",

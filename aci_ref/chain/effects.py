@@ -132,6 +132,16 @@ class VerifiersPaid:
     paid: tuple[tuple[str, int], ...]
 
 
+@dataclass(frozen=True, slots=True)
+class ContractCalled:
+    """Effect: §5.4 — a contract call returned `returned` after using `gas_used` gas."""
+
+    contract: str
+    function: str
+    returned: tuple[int, ...]
+    gas_used: int
+
+
 Effect = (
     Quoted
     | Assigned
@@ -145,5 +155,6 @@ Effect = (
     | QualityChanged
     | ProbeRevealed
     | VerifiersPaid
+    | ContractCalled
 )
 Effects = tuple[Effect, ...]

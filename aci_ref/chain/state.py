@@ -56,6 +56,7 @@ class Genesis:
 
     `probe_commitments` are the audit programme's hidden worker identities (errata E90): each is
     SHA-256(canonical {"domain": "aci-ref/poai/probe", "salt", "worker"}), opened by RevealProbe.
+    `contracts` are (name, WebAssembly binary) pairs deployed at genesis (§5.4).
     """
 
     params: Params
@@ -65,6 +66,7 @@ class Genesis:
     models: tuple[ModelInfo, ...]
     resource_classes: tuple[str, ...]
     probe_commitments: tuple[bytes, ...] = ()
+    contracts: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +127,9 @@ class ChainState:
     each job waiting for committee or arbitration votes; `platforms` the record of every TEE
     platform ever registered (keyed by the hex of its key); `vote_credits` each verifier's votes
     this epoch that agreed with the decision (errata E90); `probes` every auditor commitment of
-    genesis (hex) and whether it has been revealed; `reviews` the settled probes under review.
+    genesis (hex) and whether it has been revealed; `reviews` the settled probes under review;
+    `contracts` the AIVM contracts deployed at genesis (WebAssembly binaries by name) and
+    `contract_storage` each one's storage (hex keys).
     """
 
     params: Params
@@ -150,6 +154,8 @@ class ChainState:
     vote_credits: immutables.Map[str, int]
     probes: immutables.Map[str, bool]
     reviews: immutables.Map[str, ProbeReview]
+    contracts: immutables.Map[str, bytes]
+    contract_storage: immutables.Map[str, immutables.Map[str, bytes]]
 
 
 def state_root(state: ChainState) -> bytes:

@@ -16,6 +16,7 @@ from typing import Any, Final, TypeVar
 import immutables
 
 from aci_ref.chain.block import process_seal_block
+from aci_ref.chain.contracts import process_call_contract
 from aci_ref.chain.effects import Effects
 from aci_ref.chain.evidence import process_report_invalid_attestation
 from aci_ref.chain.jobs import process_accept_quote, process_request_quote, process_submit_result
@@ -36,6 +37,7 @@ from aci_ref.errors import RejectedError, Rejection
 from aci_ref.events import (
     AcceptQuote,
     Bond,
+    CallContract,
     CastVote,
     DepositLiquidity,
     RegisterWorker,
@@ -52,6 +54,7 @@ from aci_ref.events import (
 )
 from aci_ref.market import hmm
 from aci_ref.market.hmm import Market
+from aci_ref.params import Params
 from aci_ref.poai.profiles import HARDWARE_CLASSES
 from aci_ref.wellformed import check_well_formed
 
@@ -93,6 +96,7 @@ PROCESSORS: Final[Mapping[type, Processor]] = MappingProxyType(
         CastVote: _by_sender(process_cast_vote),
         ReportInvalidAttestation: _by_sender(process_report_invalid_attestation),
         RevealProbe: _by_sender(process_reveal_probe),
+        CallContract: process_call_contract,
     }
 )
 """ref: chain transition — which `process_<event>` function runs each kind of event body."""
@@ -153,6 +157,22 @@ def _check_probes(commitments: object) -> immutables.Map[str, bool]:
     return immutables.Map({c.hex(): False for c in commitments})
 
 
+def _check_contracts(params: Params, contracts: object) -> immutables.Map[str, bytes]:
+    if not isinstance(contracts, tuple) or not all(
+        isinstance(c, tuple) and len(c) == 2 and isinstance(c[0], str) and isinstance(c[1], bytes)
+        for c in contracts
+    ):
+        raise RejectedError(Rejection.BAD_INPUT, "contracts are (name, WebAssembly binary) pairs")
+    names = [name for name, _ in contracts]
+    if len(set(names)) != len(names):
+        raise RejectedError(Rejection.BAD_INPUT, "contract names must be unique")
+    from aci_ref.chain.contracts import admit_contract
+
+    for name, wasm in contracts:
+        admit_contract(params, name, wasm)
+    return immutables.Map(dict(contracts))
+
+
 def genesis(config: Genesis) -> ChainState:
     """ref: genesis — the opening state: balances, keys, empty pools, the model registry.
 
@@ -201,4 +221,6 @@ def genesis(config: Genesis) -> ChainState:
         vote_credits=immutables.Map(),
         probes=probes,
         reviews=immutables.Map(),
+        contracts=_check_contracts(config.params, config.contracts),
+        contract_storage=immutables.Map(),
     )

@@ -412,9 +412,10 @@ def build_world(
     lps: int = 1,
     workers: Sequence[WorkerSpec] = workers_of("honest", "honest"),
     bootstrap: bool = True,
+    contracts: Sequence[tuple[str, bytes]] = (),
 ) -> World:
     """A world at genesis; with `bootstrap`, every role staked, every worker registered, and
-    one block sealed (height 1)."""
+    one block sealed (height 1). `contracts` are AIVM contracts deployed at genesis."""
     params = world_params() if params is None else params
     keys = {SEQUENCER: KeyPair.from_label(f"{label}/sequencer")}
     client_names = tuple(f"client-{i}" for i in range(clients))
@@ -463,6 +464,7 @@ def build_world(
         (model,),
         (RESOURCE_CLASS,),
         tuple(sorted(probe_commitment(name, salt) for name, salt in salts.items())),
+        tuple(contracts),
     )
     world = World(
         params=params,

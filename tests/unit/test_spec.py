@@ -188,6 +188,16 @@ def _reached() -> set[object]:
         calls = (("increment", [1]), ("square", [2]), ("softmax", [1, 4]), ("norm", [1, 4]))
         for function, args in (*calls, ("alloc", [1, 4]), ("hash", [4])):
             call(params, contract, OPCODES, {}, function, args, 100_000)
+        import wasmtime
+
+        from aci_ref.events import CallContract
+        from aci_ref.sim.world import MODEL_ID, SLA_MS
+
+        market = bytes(wasmtime.wat2wasm(bundled_contracts()["marketplace"]))
+        shop = build_world(world_params(), contracts=(("marketplace", market),))
+        data = bytes([len(MODEL_ID)]) + MODEL_ID.encode() + shop.new_input()
+        body = CallContract("marketplace", "submitJob", (SLA_MS, 10**6, 10**6), data, 10**6)
+        shop.act("client-0", body)
     finally:
         sys.setprofile(None)
     return called

@@ -1,0 +1,42 @@
+;; The marketplace contract of Listing 1 (§5.4), first entry point: submitJob.
+;;
+;; submitJob(sla_ms, budget, max_price) -> price. The call data is [model id length: 1 byte]
+;; [model id] [job input]. The contract asks the HMM for a quote (HMM_QUOTE: the chain's own
+;; RequestQuote, as the caller), locks the client's escrow (ESCROW_LOCK: the chain's AcceptQuote,
+;; which refuses a fill above max_price with `slippage_exceeded` — Listing 1's require(price <=
+;; maxPrice), with the chain's own reason; the refusal reverts the quote too) and records
+;; jobs[job id] = price in its storage. settleJob, disputes and staking follow (issue 10).
+(module
+  (import "aivm" "call_data_size" (func $data_size (result i32)))
+  (import "aivm" "call_data_copy" (func $data_copy (param i32 i32 i32)))
+  (import "aivm" "hmm_quote" (func $quote (param i32 i32 i32 i32 i64 i64 i32) (result i64)))
+  (import "aivm" "escrow_lock" (func $lock (param i32 i64)))
+  (import "aivm" "storage_write" (func $write (param i32 i32 i32 i32)))
+  ;; memory: [0, 32) the job id; [64, 72) the price record; [1024, ...) the call data
+  (memory (export "memory") 4 16)
+
+  (func (export "submitJob") (param $sla i64) (param $budget i64) (param $max i64) (result i64)
+    (local $size i32) (local $model i32) (local $price i64)
+    (local.set $size (call $data_size))
+    ;; the data must hold a length byte, a model id and fit the three free pages
+    (if (i32.lt_u (local.get $size) (i32.const 2)) (then unreachable))
+    (if (i32.gt_u (local.get $size) (i32.const 195584)) (then unreachable))
+    (call $data_copy (i32.const 1024) (i32.const 0) (local.get $size))
+    (local.set $model (i32.load8_u (i32.const 1024)))
+    (if (i32.ge_u (i32.add (local.get $model) (i32.const 1)) (local.get $size))
+      (then unreachable))
+    ;; (price, worker) = HMM_QUOTE(model, input): the job id lands at 0
+    (local.set $price
+      (call $quote
+        (i32.const 1025) (local.get $model)
+        (i32.add (i32.const 1025) (local.get $model))
+        (i32.sub (local.get $size) (i32.add (local.get $model) (i32.const 1)))
+        (local.get $sla) (local.get $budget) (i32.const 0)))
+    ;; require(price <= maxPrice) and ESCROW_LOCK(msg.sender, price): the chain fills at the
+    ;; quoted price and refuses a fill above max_price
+    (call $lock (i32.const 0) (local.get $max))
+    ;; jobs[nextId] = Job(...): the contract's record, keyed by the chain's job id
+    (i64.store (i32.const 64) (local.get $price))
+    (call $write (i32.const 0) (i32.const 32) (i32.const 64) (i32.const 8))
+    (local.get $price))
+)

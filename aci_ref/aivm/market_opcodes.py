@@ -1,0 +1,133 @@
+"""Table 4's market opcodes and the call's environment: a contract acting on the chain (§5.4).
+
+A `CallContract` event runs its contract with a `ChainEnv`: the chain state as the call found it,
+the sender, the event's nonce and its data. HMM_QUOTE and ESCROW_LOCK are thin sections over the
+chain's own processors (`process_request_quote`, `process_accept_quote`), run as the sender, on
+the environment's state; the call keeps the new state only if it returns, so a contract that
+quotes and then traps leaves no quote behind. No second copy of the market or the ledger exists
+here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Final
+
+from aci_ref.aivm.vm import CallContext, Opcode
+from aci_ref.chain.effects import Effect
+from aci_ref.chain.jobs import process_accept_quote, process_request_quote
+from aci_ref.chain.state import ChainState
+from aci_ref.errors import RejectedError, Rejection
+from aci_ref.events import AcceptQuote, RequestQuote, job_id_of
+
+I32: Final = "i32"
+I64: Final = "i64"
+JOB_ID_BYTES: Final = 32
+MAX_MODEL_ID_BYTES: Final = 64
+
+
+@dataclass
+class ChainEnv:
+    """ref: contract call environment (errata E102) — the chain a contract call acts on.
+
+    `state` is replaced by each market opcode; `effects` collects what their processors said;
+    `quoted` records that the call's one job id (`job_id_of(sender, nonce)`) is taken.
+    """
+
+    state: ChainState
+    sender: str
+    nonce: int
+    data: bytes
+    effects: list[Effect] = field(default_factory=list)
+    quoted: bool = False
+
+
+def _env(context: CallContext) -> ChainEnv:
+    env = context.env
+    if not isinstance(env, ChainEnv):
+        raise RejectedError(Rejection.CONTRACT_TRAP, "a chain opcode outside a CallContract")
+    return env
+
+
+def call_data_size(context: CallContext) -> int:
+    """ref: contract call environment (errata E102) — the length of the call's data."""
+    context.charge(context.params.gas_host_call_base)
+    return len(_env(context).data)
+
+
+def call_data_copy(context: CallContext, dst: int, offset: int, length: int) -> None:
+    """ref: contract call environment (errata E102) — copy data[offset : offset + length] to dst.
+
+    Gas: `gas_host_call_base` + `gas_storage_per_byte` per byte. Bytes past the end are a trap.
+    """
+    if length < 0 or offset < 0:
+        raise RejectedError(Rejection.CONTRACT_TRAP, "negative offset or length")
+    context.charge(context.params.gas_host_call_base + context.params.gas_storage_per_byte * length)
+    data = _env(context).data
+    if offset + length > len(data):
+        raise RejectedError(Rejection.CONTRACT_TRAP, f"call data has {len(data)} bytes")
+    context.write(dst, data[offset : offset + length])
+
+
+def hmm_quote(
+    context: CallContext,
+    model_ptr: int,
+    model_len: int,
+    input_ptr: int,
+    input_len: int,
+    sla_ms: int,
+    budget: int,
+    job_out: int,
+) -> int:
+    """Table 4 HMM_QUOTE, Listing 1 line 12: quote a job as the caller; its price.
+
+    Arguments: the model id and the input (pointer, length), the SLA and the budget; the job's id
+    (`job_id_of(sender, nonce)`, 32 bytes) is written at `job_out`. Gas: `gas_host_call_base` +
+    `gas_storage_per_byte` per byte of model id and input. Operation: `process_request_quote`
+    on the call's state, as the sender; its refusals (`budget_exceeded`, `unknown_model`,
+    `sla_out_of_range`...) refuse the call. One quote per call: a second is a trap.
+    """
+    if not 0 < model_len <= MAX_MODEL_ID_BYTES or input_len < 0:
+        raise RejectedError(Rejection.CONTRACT_TRAP, "a bad model id or input length")
+    moved = model_len + input_len
+    context.charge(context.params.gas_host_call_base + context.params.gas_storage_per_byte * moved)
+    env = _env(context)
+    if env.quoted:
+        raise RejectedError(Rejection.CONTRACT_TRAP, "one quote per call: its id is the nonce's")
+    model_id = context.read(model_ptr, model_len).decode("utf-8", "replace")
+    body = RequestQuote(model_id, context.read(input_ptr, input_len), sla_ms, budget)
+    env.state, effects = process_request_quote(env.state, body, env.sender, env.nonce)
+    env.effects += effects
+    env.quoted = True
+    job_id = job_id_of(env.sender, env.nonce)
+    context.write(job_out, job_id)
+    return env.state.jobs[job_id.hex()].price
+
+
+def escrow_lock(context: CallContext, job_ptr: int, max_price: int) -> None:
+    """Table 4 ESCROW_LOCK, Listing 1 line 18: accept a quote as the caller; escrow is locked.
+
+    Arguments: the job id (32 bytes at `job_ptr`) and the highest price accepted. Gas:
+    `gas_host_call_base`. Operation: `process_accept_quote` on the call's state, as the sender.
+    """
+    context.charge(context.params.gas_host_call_base)
+    env = _env(context)
+    body = AcceptQuote(context.read(job_ptr, JOB_ID_BYTES), max_price)
+    env.state, effects = process_accept_quote(env.state, body, env.sender)
+    env.effects += effects
+
+
+MARKET_OPCODES: Final[Mapping[str, Opcode]] = MappingProxyType(
+    {
+        opcode.name: opcode
+        for opcode in (
+            Opcode("call_data_size", (), (I32,), call_data_size),
+            Opcode("call_data_copy", (I32, I32, I32), (), call_data_copy),
+            Opcode("hmm_quote", (I32, I32, I32, I32, I64, I64, I32), (I64,), hmm_quote),
+            Opcode("escrow_lock", (I32, I64), (), escrow_lock),
+        )
+    }
+)
+"""Table 4, §5.2: the opcodes that act on the chain, importable from module "aivm"."""
