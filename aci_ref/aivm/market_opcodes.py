@@ -119,6 +119,31 @@ def escrow_lock(context: CallContext, job_ptr: int, max_price: int) -> None:
     env.effects += effects
 
 
+def submit_result(context: CallContext, data_ptr: int, data_len: int, job_out: int) -> None:
+    """Listing 1 settleJob (lines 34–48), Algorithm 2 Level 1: the worker's result, submitted.
+
+    Arguments: the canonical CBOR of a `SubmitResult` body (the job id, the output, the
+    attestation) in memory; the job's id is written at `job_out`. Gas: `gas_host_call_base` +
+    `gas_storage_per_byte` per byte. Operation: `process_submit_result` as the sender — which is
+    Listing 1's require(msg.sender == job.worker), TEE_VERIFY and HASH_COMPARE in one, with the
+    chain's own refusals. The escrow is released by the block that draws the job (E102), not here.
+    """
+    from aci_ref.chain.jobs import process_submit_result
+    from aci_ref.consensus.transactions import decode_as
+    from aci_ref.events import SubmitResult
+
+    if data_len < 0:
+        raise RejectedError(Rejection.CONTRACT_TRAP, "negative length")
+    context.charge(
+        context.params.gas_host_call_base + context.params.gas_storage_per_byte * data_len
+    )
+    env = _env(context)
+    body = decode_as(SubmitResult, context.read(data_ptr, data_len))
+    env.state, effects = process_submit_result(env.state, body, env.sender)
+    env.effects += effects
+    context.write(job_out, body.job_id)
+
+
 MARKET_OPCODES: Final[Mapping[str, Opcode]] = MappingProxyType(
     {
         opcode.name: opcode
@@ -127,6 +152,7 @@ MARKET_OPCODES: Final[Mapping[str, Opcode]] = MappingProxyType(
             Opcode("call_data_copy", (I32, I32, I32), (), call_data_copy),
             Opcode("hmm_quote", (I32, I32, I32, I32, I64, I64, I32), (I64,), hmm_quote),
             Opcode("escrow_lock", (I32, I64), (), escrow_lock),
+            Opcode("submit_result", (I32, I32, I32), (), submit_result),
         )
     }
 )

@@ -190,7 +190,8 @@ def _reached() -> set[object]:
             call(params, contract, OPCODES, {}, function, args, 100_000)
         import wasmtime
 
-        from aci_ref.events import CallContract
+        from aci_ref.encoding import canonical_bytes
+        from aci_ref.events import CallContract, SubmitResult
         from aci_ref.sim.world import MODEL_ID, SLA_MS
 
         market = bytes(wasmtime.wat2wasm(bundled_contracts()["marketplace"]))
@@ -198,6 +199,11 @@ def _reached() -> set[object]:
         data = bytes([len(MODEL_ID)]) + MODEL_ID.encode() + shop.new_input()
         body = CallContract("marketplace", "submitJob", (SLA_MS, 10**6, 10**6), data, 10**6)
         shop.act("client-0", body)
+        (ordered,) = [bytes.fromhex(k) for k in shop.state.jobs]
+        output, attestation = shop.attestation(ordered)
+        result = canonical_bytes(SubmitResult(ordered, output, attestation))
+        settle = CallContract("marketplace", "settleJob", (), result, 10**6)
+        shop.act(shop.job(ordered).worker, settle)
     finally:
         sys.setprofile(None)
     return called

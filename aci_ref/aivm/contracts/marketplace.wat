@@ -5,13 +5,21 @@
 ;; RequestQuote, as the caller), locks the client's escrow (ESCROW_LOCK: the chain's AcceptQuote,
 ;; which refuses a fill above max_price with `slippage_exceeded` — Listing 1's require(price <=
 ;; maxPrice), with the chain's own reason; the refusal reverts the quote too) and records
-;; jobs[job id] = price in its storage. settleJob, disputes and staking follow (issue 10).
+;; jobs[job id] = (price, status 0) in its storage.
+;;
+;; settleJob() -> 1. The call data is the canonical CBOR of the worker's SubmitResult. The chain
+;; checks it exactly as a direct SubmitResult (Listing 1's require(msg.sender == job.worker),
+;; TEE_VERIFY and HASH_COMPARE are Algorithm 2's Level 1), and the job waits for its block's draw
+;; like any other: escrow is released by Algorithm 2, not by the contract. The record's status
+;; becomes 1. Disputes and staking follow (issue 10).
 (module
   (import "aivm" "call_data_size" (func $data_size (result i32)))
   (import "aivm" "call_data_copy" (func $data_copy (param i32 i32 i32)))
   (import "aivm" "hmm_quote" (func $quote (param i32 i32 i32 i32 i64 i64 i32) (result i64)))
   (import "aivm" "escrow_lock" (func $lock (param i32 i64)))
+  (import "aivm" "submit_result" (func $submit (param i32 i32 i32)))
   (import "aivm" "storage_write" (func $write (param i32 i32 i32 i32)))
+  (import "aivm" "storage_read" (func $read (param i32 i32 i32 i32) (result i32)))
   ;; memory: [0, 32) the job id; [64, 72) the price record; [1024, ...) the call data
   (memory (export "memory") 4 16)
 
@@ -37,6 +45,21 @@
     (call $lock (i32.const 0) (local.get $max))
     ;; jobs[nextId] = Job(...): the contract's record, keyed by the chain's job id
     (i64.store (i32.const 64) (local.get $price))
-    (call $write (i32.const 0) (i32.const 32) (i32.const 64) (i32.const 8))
+    (i32.store8 (i32.const 72) (i32.const 0))
+    (call $write (i32.const 0) (i32.const 32) (i32.const 64) (i32.const 9))
     (local.get $price))
+
+  (func (export "settleJob") (result i32)
+    (local $size i32)
+    (local.set $size (call $data_size))
+    (if (i32.gt_u (local.get $size) (i32.const 195584)) (then unreachable))
+    (call $data_copy (i32.const 1024) (i32.const 0) (local.get $size))
+    (call $submit (i32.const 1024) (local.get $size) (i32.const 0))
+    ;; the job must be one this contract recorded: its (price, status) record, status -> 1
+    (if (i32.ne (call $read (i32.const 0) (i32.const 32) (i32.const 64) (i32.const 9))
+                (i32.const 9))
+      (then unreachable))
+    (i32.store8 (i32.const 72) (i32.const 1))
+    (call $write (i32.const 0) (i32.const 32) (i32.const 64) (i32.const 9))
+    (i32.const 1))
 )
