@@ -84,7 +84,7 @@ def hmm_quote(
     """Table 4 HMM_QUOTE, Listing 1 line 12: quote a job as the caller; its price.
 
     Arguments: the model id and the input (pointer, length), the SLA and the budget; the job's id
-    (`job_id_of(sender, nonce)`, 32 bytes) is written at `job_out`. Gas: `gas_host_call_base` +
+    (`job_id_of(sender, nonce)`, 32 bytes) is written at `job_out`. Gas: `gas_hmm_quote` +
     `gas_storage_per_byte` per byte of model id and input. Operation: `process_request_quote`
     on the call's state, as the sender; its refusals (`budget_exceeded`, `unknown_model`,
     `sla_out_of_range`...) refuse the call. One quote per call: a second is a trap.
@@ -92,7 +92,7 @@ def hmm_quote(
     if not 0 < model_len <= MAX_MODEL_ID_BYTES or input_len < 0:
         raise RejectedError(Rejection.CONTRACT_TRAP, "a bad model id or input length")
     moved = model_len + input_len
-    context.charge(context.params.gas_host_call_base + context.params.gas_storage_per_byte * moved)
+    context.charge(context.params.gas_hmm_quote + context.params.gas_storage_per_byte * moved)
     env = _env(context)
     if env.quoted:
         raise RejectedError(Rejection.CONTRACT_TRAP, "one quote per call: its id is the nonce's")
@@ -110,9 +110,9 @@ def escrow_lock(context: CallContext, job_ptr: int, max_price: int) -> None:
     """Table 4 ESCROW_LOCK, Listing 1 line 18: accept a quote as the caller; escrow is locked.
 
     Arguments: the job id (32 bytes at `job_ptr`) and the highest price accepted. Gas:
-    `gas_host_call_base`. Operation: `process_accept_quote` on the call's state, as the sender.
+    `gas_escrow_lock`. Operation: `process_accept_quote` on the call's state, as the sender.
     """
-    context.charge(context.params.gas_host_call_base)
+    context.charge(context.params.gas_escrow_lock)
     env = _env(context)
     body = AcceptQuote(context.read(job_ptr, JOB_ID_BYTES), max_price)
     env.state, effects = process_accept_quote(env.state, body, env.sender)
@@ -123,7 +123,7 @@ def submit_result(context: CallContext, data_ptr: int, data_len: int, job_out: i
     """Listing 1 settleJob (lines 34–48), Algorithm 2 Level 1: the worker's result, submitted.
 
     Arguments: the canonical CBOR of a `SubmitResult` body (the job id, the output, the
-    attestation) in memory; the job's id is written at `job_out`. Gas: `gas_host_call_base` +
+    attestation) in memory; the job's id is written at `job_out`. Gas: `gas_submit_result` +
     `gas_storage_per_byte` per byte. Operation: `process_submit_result` as the sender — which is
     Listing 1's require(msg.sender == job.worker), TEE_VERIFY and HASH_COMPARE in one, with the
     chain's own refusals. The escrow is released by the block that draws the job (E102), not here.
@@ -135,7 +135,7 @@ def submit_result(context: CallContext, data_ptr: int, data_len: int, job_out: i
     if data_len < 0:
         raise RejectedError(Rejection.CONTRACT_TRAP, "negative length")
     context.charge(
-        context.params.gas_host_call_base + context.params.gas_storage_per_byte * data_len
+        context.params.gas_submit_result + context.params.gas_storage_per_byte * data_len
     )
     env = _env(context)
     body = decode_as(SubmitResult, context.read(data_ptr, data_len))

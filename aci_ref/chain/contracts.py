@@ -49,6 +49,7 @@ def process_call_contract(
     from aci_ref.aivm.opcodes import OPCODES
     from aci_ref.aivm.vm import Contract, call
 
+    opcodes = {**OPCODES, **MARKET_OPCODES}
     deployed = state.contracts.get(body.contract)
     if deployed is None:
         raise RejectedError(Rejection.UNKNOWN_CONTRACT, body.contract)
@@ -59,7 +60,7 @@ def process_call_contract(
     result = call(
         state.params,
         contract,
-        {**OPCODES, **MARKET_OPCODES},
+        opcodes,
         {bytes.fromhex(k): v for k, v in storage.items()},
         body.function,
         body.args,
