@@ -172,6 +172,8 @@ class Params:
     gas_hmm_quote: int = _count(0)
     gas_escrow_lock: int = _count(0)
     gas_submit_result: int = _count(0)
+    gas_stake: int = _count(0)
+    gas_cast_vote: int = _count(0)
     # Consensus (§4)
     checkpoint_interval_rounds: int = _count()
     settlement_interval_ms: int = _count()

@@ -18,9 +18,11 @@ from typing import Final
 from aci_ref.aivm.vm import CallContext, Opcode
 from aci_ref.chain.effects import Effect
 from aci_ref.chain.jobs import process_accept_quote, process_request_quote
+from aci_ref.chain.stake import process_bond, process_unbond
 from aci_ref.chain.state import ChainState
+from aci_ref.economics.ledger import Role
 from aci_ref.errors import RejectedError, Rejection
-from aci_ref.events import AcceptQuote, RequestQuote, job_id_of
+from aci_ref.events import AcceptQuote, Bond, CastVote, RequestQuote, Unbond, job_id_of
 
 I32: Final = "i32"
 I64: Final = "i64"
@@ -144,6 +146,57 @@ def submit_result(context: CallContext, data_ptr: int, data_len: int, job_out: i
     context.write(job_out, body.job_id)
 
 
+ROLES: Final = (Role.VALIDATOR, Role.VERIFIER, Role.WORKER, Role.LP)
+"""ref: contract staking (errata E103) — the role a contract names by its index 0–3."""
+
+
+def _role(code: int) -> Role:
+    if not 0 <= code < len(ROLES):
+        raise RejectedError(Rejection.CONTRACT_TRAP, f"no role {code}")
+    return ROLES[code]
+
+
+def stake(context: CallContext, role: int, amount: int) -> None:
+    """ref: contract staking (errata E103) — bond `amount` in a role (`ROLES`) as the caller.
+
+    Gas: `gas_stake`. Operation: the chain's Bond processor as the sender, with its refusals.
+    """
+    context.charge(context.params.gas_stake)
+    env = _env(context)
+    env.state, effects = process_bond(env.state, Bond(_role(role), amount), env.sender)
+    env.effects += effects
+
+
+def unstake(context: CallContext, role: int, amount: int) -> None:
+    """ref: contract staking (errata E103) — start unbonding `amount` of a role as the caller.
+
+    Gas: `gas_stake`. Operation: the chain's Unbond processor as the sender, with its refusals.
+    """
+    context.charge(context.params.gas_stake)
+    env = _env(context)
+    env.state, effects = process_unbond(env.state, Unbond(_role(role), amount), env.sender)
+    env.effects += effects
+
+
+def cast_vote(context: CallContext, data_ptr: int, data_len: int) -> None:
+    """Algorithm 1 lines 12 and 15 (from a contract, errata E103): a committee or arbiter vote.
+
+    Arguments: the canonical CBOR of a CastVote body in memory. Gas: `gas_cast_vote` +
+    `gas_storage_per_byte` per byte. Operation: the chain's CastVote processor as the sender —
+    verification, dispute and arbitration exactly as a direct vote.
+    """
+    from aci_ref.chain.votes import process_cast_vote
+    from aci_ref.consensus.transactions import decode_as
+
+    if data_len < 0:
+        raise RejectedError(Rejection.CONTRACT_TRAP, "negative length")
+    context.charge(context.params.gas_cast_vote + context.params.gas_storage_per_byte * data_len)
+    env = _env(context)
+    body = decode_as(CastVote, context.read(data_ptr, data_len))
+    env.state, effects = process_cast_vote(env.state, body, env.sender)
+    env.effects += effects
+
+
 MARKET_OPCODES: Final[Mapping[str, Opcode]] = MappingProxyType(
     {
         opcode.name: opcode
@@ -153,6 +206,9 @@ MARKET_OPCODES: Final[Mapping[str, Opcode]] = MappingProxyType(
             Opcode("hmm_quote", (I32, I32, I32, I32, I64, I64, I32), (I64,), hmm_quote),
             Opcode("escrow_lock", (I32, I64), (), escrow_lock),
             Opcode("submit_result", (I32, I32, I32), (), submit_result),
+            Opcode("stake", (I32, I64), (), stake),
+            Opcode("unstake", (I32, I64), (), unstake),
+            Opcode("cast_vote", (I32, I32), (), cast_vote),
         )
     }
 )

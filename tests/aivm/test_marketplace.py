@@ -159,3 +159,81 @@ def test_a_whole_lifecycle_through_the_contract_matches_the_direct_one(
         assert direct.state.market == via.state.market
         assert dict(direct.state.jobs) == dict(via.state.jobs)
         assert direct.state.workers == via.state.workers
+
+
+def contract_world() -> tuple[World, World]:
+    from fractions import Fraction
+
+    from aci_ref.sim.world import workers_of
+
+    params = world_params(Fraction(1))
+    contracts = (("marketplace", MARKET),)
+    made = [
+        build_world(params, label="votes", contracts=contracts, workers=workers_of("lazy"))
+        for _ in range(2)
+    ]
+    return made[0], made[1]
+
+
+@settings(max_examples=10)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["stake", "unstake"]),
+            st.sampled_from([0, 1, 2, 3, 7]),  # validator, verifier, worker, LP, no such role
+            st.integers(min_value=-5, max_value=60_000_000_000),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_stake_and_unstake_are_bond_and_unbond(ops: list[tuple[str, int, int]]) -> None:
+    from aci_ref.aivm.market_opcodes import ROLES
+    from aci_ref.events import Bond, Unbond
+
+    direct, via = world(), world()
+    member = direct.verifiers[0]
+    for op, role, amount in ops:
+        body = CallContract("marketplace", op, (role, amount), b"", GAS)
+        try:
+            via.act(member, body)
+            got_via: object = None
+        except RejectedError as refused:
+            got_via = refused.rejection
+        if role >= len(ROLES):
+            assert got_via is Rejection.CONTRACT_TRAP
+            continue
+        event = (Bond if op == "stake" else Unbond)(ROLES[role], amount)
+        try:
+            direct.act(member, event)
+            got_direct: object = None
+        except RejectedError as refused:
+            got_direct = refused.rejection
+        assert got_direct == got_via
+        assert direct.state.ledger == via.state.ledger
+
+
+def test_a_dispute_decided_through_the_contract_matches_the_direct_one() -> None:
+    from aci_ref.encoding import canonical_bytes
+    from aci_ref.events import CastVote
+    from aci_ref.poai.votes import sign_vote
+
+    direct, via = contract_world()
+    for w in (direct, via):
+        job_id = w.order("client-0")
+        w.submit(job_id, behaviour="lazy")
+        w.seal()
+    job_id = next(bytes.fromhex(k) for k in direct.state.jobs)
+    while direct.job(job_id).status.value in ("verifying", "disputed"):
+        job = direct.job(job_id)
+        voted = {v.verifier for v in job.votes}
+        member = next(m for m in direct.members(job_id) if m not in voted)
+        direct.vote(member, job_id)
+        right = via.output_correct(job_id)
+        reason = None if right else Rejection.OUTPUT_MISMATCH
+        vote = sign_vote(via.keys[member], job_id, member, right, reason)
+        data = canonical_bytes(CastVote(vote))
+        via.act(member, CallContract("marketplace", "castVote", (), data, GAS))
+        assert direct.state.ledger == via.state.ledger
+        assert dict(direct.state.jobs) == dict(via.state.jobs)
+    assert direct.job(job_id).status.value == "refunded"

@@ -191,7 +191,8 @@ def _reached() -> set[object]:
         import wasmtime
 
         from aci_ref.encoding import canonical_bytes
-        from aci_ref.events import CallContract, SubmitResult
+        from aci_ref.events import CallContract, CastVote, SubmitResult
+        from aci_ref.poai.votes import sign_vote
         from aci_ref.sim.world import MODEL_ID, SLA_MS
 
         market = bytes(wasmtime.wat2wasm(bundled_contracts()["marketplace"]))
@@ -204,6 +205,17 @@ def _reached() -> set[object]:
         result = canonical_bytes(SubmitResult(ordered, output, attestation))
         settle = CallContract("marketplace", "settleJob", (), result, 10**6)
         shop.act(shop.job(ordered).worker, settle)
+        staker = shop.verifiers[0]
+        for op in ("stake", "unstake"):
+            shop.act(staker, CallContract("marketplace", op, (1, 1000), b"", 10**6))
+        voting = build_world(world_params(Fraction(1)), contracts=(("marketplace", market),))
+        sampled = voting.order("client-0")
+        voting.submit(sampled)
+        voting.seal()
+        (member,) = voting.job(sampled).committee
+        ballot = sign_vote(voting.keys[member], sampled, member, True, None)
+        data = canonical_bytes(CastVote(ballot))
+        voting.act(member, CallContract("marketplace", "castVote", (), data, 10**6))
     finally:
         sys.setprofile(None)
     return called

@@ -11,7 +11,12 @@
 ;; checks it exactly as a direct SubmitResult (Listing 1's require(msg.sender == job.worker),
 ;; TEE_VERIFY and HASH_COMPARE are Algorithm 2's Level 1), and the job waits for its block's draw
 ;; like any other: escrow is released by Algorithm 2, not by the contract. The record's status
-;; becomes 1. Disputes and staking follow (issue 10).
+;; becomes 1.
+;;
+;; castVote(): the call data is the canonical CBOR of a CastVote; the chain tallies it exactly as
+;; a direct vote, so disputes and arbitration (Table 9's "dispute resolution") run through here.
+;; stake(role, amount) and unstake(role, amount): the chain's Bond and Unbond as the caller,
+;; role 0 validator, 1 verifier, 2 worker (refused: workers bond by registering), 3 LP.
 (module
   (import "aivm" "call_data_size" (func $data_size (result i32)))
   (import "aivm" "call_data_copy" (func $data_copy (param i32 i32 i32)))
@@ -20,6 +25,9 @@
   (import "aivm" "submit_result" (func $submit (param i32 i32 i32)))
   (import "aivm" "storage_write" (func $write (param i32 i32 i32 i32)))
   (import "aivm" "storage_read" (func $read (param i32 i32 i32 i32) (result i32)))
+  (import "aivm" "cast_vote" (func $vote (param i32 i32)))
+  (import "aivm" "stake" (func $stake (param i32 i64)))
+  (import "aivm" "unstake" (func $unstake (param i32 i64)))
   ;; memory: [0, 32) the job id; [64, 72) the price record; [1024, ...) the call data
   (memory (export "memory") 4 16)
 
@@ -62,4 +70,17 @@
     (i32.store8 (i32.const 72) (i32.const 1))
     (call $write (i32.const 0) (i32.const 32) (i32.const 64) (i32.const 9))
     (i32.const 1))
+
+  (func (export "castVote")
+    (local $size i32)
+    (local.set $size (call $data_size))
+    (if (i32.gt_u (local.get $size) (i32.const 195584)) (then unreachable))
+    (call $data_copy (i32.const 1024) (i32.const 0) (local.get $size))
+    (call $vote (i32.const 1024) (local.get $size)))
+
+  (func (export "stake") (param $role i32) (param $amount i64)
+    (call $stake (local.get $role) (local.get $amount)))
+
+  (func (export "unstake") (param $role i32) (param $amount i64)
+    (call $unstake (local.get $role) (local.get $amount)))
 )
