@@ -37,6 +37,9 @@ HOST_MODULE: Final = "aivm"
 PAGE_BYTES: Final = 65536
 """A WebAssembly memory page."""
 
+MAX_TABLE_ELEMENTS: Final = 1024
+"""ref: AIVM engine (errata E100) — the most elements a contract's one table may hold."""
+
 
 _MODULES: Final[weakref.WeakSet[wasmtime.Module]] = weakref.WeakSet()
 
@@ -242,8 +245,8 @@ _BITS: Final = {"i32": 32, "i64": 64}
 def _fits(kind: wasmtime.FuncType, args: Sequence[int]) -> bool:
     """Whether `args` are integers that fit the export's parameters, signed, without wrapping."""
     types = [str(t) for t in kind.params]
-    if len(types) != len(args) or any(t not in _BITS for t in types):
-        return False
+    if len(types) != len(args) or any(t not in _BITS for t in (*types, *map(str, kind.results))):
+        return False  # floats and references never cross the boundary, either way
     return all(
         type(a) is int and -(1 << (_BITS[t] - 1)) <= a < (1 << (_BITS[t] - 1))
         for t, a in zip(types, args, strict=True)
@@ -272,7 +275,14 @@ def call(
     if not 1 <= gas_limit <= params.aivm_gas_limit:
         raise RejectedError(Rejection.BAD_INPUT, f"gas limit {gas_limit}")
     store = wasmtime.Store(engine())
-    store.set_limits(memory_size=params.aivm_memory_pages * PAGE_BYTES)
+    # Tables are bounded too: one table.grow or table.fill does its work before fuel is checked.
+    store.set_limits(
+        memory_size=params.aivm_memory_pages * PAGE_BYTES,
+        table_elements=MAX_TABLE_ELEMENTS,
+        instances=1,
+        tables=1,
+        memories=1,
+    )
     reserve = len(contract.wasm)
     store.set_fuel(gas_limit + reserve)
     context = CallContext(params, store, storage, reserve, env)
@@ -297,6 +307,11 @@ def call(
         raise RejectedError(Rejection.CONTRACT_TRAP, f"{function}: {what}") from trap
     except (wasmtime.WasmtimeError, TypeError, OverflowError) as error:
         raise RejectedError(Rejection.CONTRACT_TRAP, str(error).splitlines()[0]) from error
+    finally:
+        # The host closures hold the context and the context the store: break the cycle, or
+        # wasmtime's process-wide closure table keeps every store (and its memory) alive.
+        context.store = None  # type: ignore[assignment]
+        context.memory = None
     used = gas_limit + reserve - store.get_fuel()
     if used > gas_limit:
         raise RejectedError(Rejection.OUT_OF_GAS, f"{function}: used {used} of {gas_limit}")

@@ -194,3 +194,41 @@ def test_model_hash_is_sha256_of_memory() -> None:
         " (i32.load8_u (i32.const 100)))"
     )
     assert call(PARAMS, contract, OPCODES, {}, "f", [], GAS).returned == (sha256(b"\0\0\0")[0],)
+
+
+def test_exports_with_float_or_reference_results_are_refused() -> None:
+    contract = _contract('(func (export "f") (result f64) (f64.const nan))')
+    with pytest.raises(RejectedError) as caught:
+        call(PARAMS, contract, OPCODES, {}, "f", [], GAS)
+    assert caught.value.rejection is Rejection.UNKNOWN_FUNCTION
+
+
+def test_a_table_cannot_grow_past_its_limit() -> None:
+    contract = _contract(
+        '(table 1 funcref) (func (export "f") (result i32)'
+        " (table.grow (ref.null func) (i32.const 400000000)))"
+    )
+    assert call(PARAMS, contract, OPCODES, {}, "f", [], GAS).returned == (-1,)
+
+
+def test_calls_do_not_keep_their_stores_alive() -> None:
+    import gc
+    import weakref
+
+    import wasmtime
+
+    stores: list[weakref.ref[wasmtime.Store]] = []
+    original = wasmtime.Store.__init__
+
+    def tracking(self: wasmtime.Store, *args: object) -> None:
+        original(self, *args)  # type: ignore[arg-type]
+        stores.append(weakref.ref(self))
+
+    wasmtime.Store.__init__ = tracking  # type: ignore[method-assign]
+    try:
+        for _ in range(5):
+            run("increment", [1])
+    finally:
+        wasmtime.Store.__init__ = original  # type: ignore[method-assign]
+    gc.collect()
+    assert stores and all(ref() is None for ref in stores)
