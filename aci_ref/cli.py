@@ -14,12 +14,11 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, NoReturn
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -35,6 +34,7 @@ from aci_ref.params import (
     param_sources,
     params_origin,
 )
+from aci_ref.usage import PROGRESS_EVERY_S, PlainProgress, UsageError
 
 Command = Callable[[argparse.Namespace, Console], int]
 
@@ -42,11 +42,6 @@ PROG = "aci-ref"
 USAGE_EXIT = 2
 INTERRUPTED_EXIT = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 BROKEN_PIPE_EXIT = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
-PROGRESS_EVERY_S = 5.0
-
-
-class UsageError(Exception):
-    """A bad input; `main` prints it as one line on stderr and exits with USAGE_EXIT."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -242,36 +237,6 @@ def check_simulate(args: argparse.Namespace, params: Params) -> None:
             " not below the 64-bit limit 2**63: use fewer --epochs or a shorter"
             " epoch_duration_ms"
         )
-
-
-class PlainProgress:
-    """Progress for logs and pipes: one line at most every `every` seconds, and one at the end."""
-
-    def __init__(
-        self,
-        stream: TextIO,
-        every: float = PROGRESS_EVERY_S,
-        clock: Callable[[], float] = time.monotonic,
-        label: str = "simulate",
-        unit: str = "jobs",
-    ) -> None:
-        self.stream = stream
-        self.label = label
-        self.unit = unit
-        self.every = every
-        self.clock = clock
-        self.started = self.last = clock()
-
-    def __call__(self, done: int, total: int) -> None:
-        now = self.clock()
-        if done < total and now - self.last < self.every:
-            return
-        self.last = now
-        print(
-            f"{self.label}: {done}/{total} {self.unit}, {now - self.started:.1f} s",
-            file=self.stream,
-        )
-        self.stream.flush()
 
 
 def _units(params: Params) -> dict[str, Any]:

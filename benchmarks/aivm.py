@@ -40,7 +40,7 @@ def _timed_opcodes(spent: list[float]) -> Any:
 
 
 def measure(calls: int, rounds: int) -> dict[str, Any]:
-    from aci_ref.aivm.command import bundled_contracts
+    from aci_ref.aivm.bundled import bundled_contracts
     from aci_ref.aivm.vm import call, load_contract
     from aci_ref.params import default_params
 
@@ -84,7 +84,7 @@ def measure_marketplace(jobs: int, rounds: int) -> dict[str, Any]:
 
     import wasmtime
 
-    from aci_ref.aivm.command import bundled_contracts
+    from aci_ref.aivm.bundled import bundled_contracts
     from aci_ref.chain import ContractCalled, apply
     from aci_ref.encoding import canonical_bytes
     from aci_ref.events import CallContract, SubmitResult

@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from aci_ref.aivm.bundled import bundled_contracts
 from aci_ref.params import default_params
-
-
-def bundled_contracts() -> dict[str, str]:
-    """The contracts shipped in `aci_ref/aivm/contracts/`, by name (file stem)."""
-    folder = resources.files("aci_ref.aivm") / "contracts"
-    return {
-        entry.name.removesuffix(".wat"): entry.read_text(encoding="utf-8")
-        for entry in folder.iterdir()
-        if entry.name.endswith(".wat")
-    }
 
 
 def add_aivm_parser(sub: Any) -> None:
@@ -54,7 +44,7 @@ def add_aivm_parser(sub: Any) -> None:
 
 
 def _source(name: str) -> tuple[str, str | bytes]:
-    from aci_ref.cli import UsageError
+    from aci_ref.usage import UsageError
 
     bundled = bundled_contracts()
     if name in bundled:
@@ -70,8 +60,8 @@ def cmd_aivm_run(args: argparse.Namespace, console: Console) -> int:
     """Load the contract, call the function, print the result, gas and writes (or refuse)."""
     from aci_ref.aivm.opcodes import OPCODES
     from aci_ref.aivm.vm import call, load_contract
-    from aci_ref.cli import UsageError
     from aci_ref.errors import RejectedError
+    from aci_ref.usage import UsageError
 
     params = default_params()
     name, source = _source(args.contract)
@@ -117,7 +107,7 @@ def cmd_aivm_compare(args: argparse.Namespace, console: Console) -> int:
     """Print the AIVM-vs-EVM rows, or refuse in one line when solc-js or py-evm is missing."""
     from aci_ref.aivm.compare import compare_demo
     from aci_ref.aivm.evm import available
-    from aci_ref.cli import UsageError
+    from aci_ref.usage import UsageError
 
     if not available():
         raise UsageError(

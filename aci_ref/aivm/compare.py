@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from aci_ref.aivm.command import bundled_contracts
+from aci_ref.aivm.bundled import bundled_contracts
 from aci_ref.aivm.opcodes import OPCODES
 from aci_ref.aivm.vm import call, load_contract
 from aci_ref.params import Params

@@ -45,7 +45,7 @@ def add_experiment_parser(sub: Any) -> None:
 
 
 def _run(experiment: Experiment, args: argparse.Namespace) -> Result:
-    from aci_ref.cli import PlainProgress
+    from aci_ref.usage import PlainProgress
 
     errors = Console(stderr=True)
     if args.quiet:
@@ -68,8 +68,8 @@ def _run(experiment: Experiment, args: argparse.Namespace) -> Result:
 
 def cmd_experiment(args: argparse.Namespace, console: Console) -> int:
     """Run the chosen experiment; print JSON or tables; write its figures unless told not to."""
-    from aci_ref.cli import UsageError
     from aci_ref.errors import RejectedError
+    from aci_ref.usage import UsageError
 
     experiment: Experiment = args.experiment_object
     try:

@@ -7,7 +7,7 @@ import wasmtime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aci_ref.aivm.command import bundled_contracts
+from aci_ref.aivm.bundled import bundled_contracts
 from aci_ref.chain import ContractCalled
 from aci_ref.errors import RejectedError, Rejection
 from aci_ref.events import AcceptQuote, CallContract, RequestQuote, Transfer, job_id_of

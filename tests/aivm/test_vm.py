@@ -232,3 +232,12 @@ def test_calls_do_not_keep_their_stores_alive() -> None:
         wasmtime.Store.__init__ = original  # type: ignore[method-assign]
     gc.collect()
     assert stores and all(ref() is None for ref in stores)
+
+
+def test_hash_compare_tells_equal_hashes_from_different_ones() -> None:
+    assert run("verify", [5]).returned == (0,)  # the hash of "count" against 32 zero bytes
+    contract = _contract(
+        '(import "aivm" "hash_compare" (func $c (param i32 i32) (result i32)))'
+        '(func (export "f") (result i32) (call $c (i32.const 0) (i32.const 64)))'
+    )
+    assert call(PARAMS, contract, OPCODES, {}, "f", [], GAS).returned == (1,)  # zeros = zeros

@@ -179,14 +179,14 @@ def _reached() -> set[object]:
         audit.vote(audit.job(probe).committee[0], probe, accept=True)
         audit.reveal(probe)
         audit.review(probe)
-        from aci_ref.aivm.command import bundled_contracts
+        from aci_ref.aivm.bundled import bundled_contracts
         from aci_ref.aivm.opcodes import OPCODES
         from aci_ref.aivm.vm import call, load_contract
 
         source = bundled_contracts()["ledger_demo"]
         contract = load_contract(params, "ledger_demo", source, OPCODES)
         calls = (("increment", [1]), ("square", [2]), ("softmax", [1, 4]), ("norm", [1, 4]))
-        for function, args in (*calls, ("alloc", [1, 4]), ("hash", [4])):
+        for function, args in (*calls, ("alloc", [1, 4]), ("hash", [4]), ("verify", [4])):
             call(params, contract, OPCODES, {}, function, args, 100_000)
         import wasmtime
 

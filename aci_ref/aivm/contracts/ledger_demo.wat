@@ -9,6 +9,7 @@
   (import "aivm" "tensor_norm" (func $norm (param i32 i32 i32 i32)))
   (import "aivm" "tensor_alloc" (func $alloc (param i32 i32) (result i32)))
   (import "aivm" "model_hash" (func $hash (param i32 i32 i32)))
+  (import "aivm" "hash_compare" (func $same (param i32 i32) (result i32)))
   (memory (export "memory") 1 16)
   ;; the key "count" at offset 0; the counter's 8 bytes at offset 16
   (data (i32.const 0) "count")
@@ -42,6 +43,11 @@
   ;; hash(len): SHA-256 of the first len bytes of memory, written at 65504 (the last 32 bytes).
   (func (export "hash") (param $len i32)
     (call $hash (i32.const 0) (local.get $len) (i32.const 65504)))
+
+  ;; verify(len) -> 1 when the hash of the first len bytes equals the 32 bytes at 65472.
+  (func (export "verify") (param $len i32) (result i32)
+    (call $hash (i32.const 0) (local.get $len) (i32.const 65504))
+    (call $same (i32.const 65504) (i32.const 65472)))
 
   ;; spin(n): n empty loop turns, to measure plain-instruction fuel.
   (func (export "spin") (param $n i32)

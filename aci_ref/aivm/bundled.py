@@ -1,0 +1,15 @@
+"""The contracts shipped with the package, in `aci_ref/aivm/contracts/` (WebAssembly text)."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+
+def bundled_contracts() -> dict[str, str]:
+    """The contracts shipped in `aci_ref/aivm/contracts/`, by name (file stem)."""
+    folder = resources.files("aci_ref.aivm") / "contracts"
+    return {
+        entry.name.removesuffix(".wat"): entry.read_text(encoding="utf-8")
+        for entry in folder.iterdir()
+        if entry.name.endswith(".wat")
+    }
