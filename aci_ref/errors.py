@@ -264,6 +264,9 @@ class Rejection(StrEnum):
     # --- AIVM (§5) ---------------------------------------------------------------------------
     UNKNOWN_CONTRACT = "unknown_contract"
     """A contract call names no contract deployed at genesis."""
+    BLOCK_GAS_EXHAUSTED = "block_gas_exhausted"
+    """A contract call's gas limit does not fit what is left of `aivm_block_gas_limit` until
+    the next sealed block."""
     BAD_MODULE = "bad_module"
     """A contract is not a valid WebAssembly module the AIVM admits: it does not compile, uses a
     disabled feature, declares more memory than `aivm_memory_pages`, or exports no memory."""

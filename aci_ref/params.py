@@ -95,6 +95,10 @@ def _positive_fraction() -> Any:
     return field(metadata={"bound": Bound("fraction", Fraction(0), None, True)})
 
 
+def _non_negative_fraction() -> Any:
+    return field(metadata={"bound": Bound("fraction", Fraction(0), None)})
+
+
 def _bps() -> Any:
     """A share in basis points, 0 to 10000 inclusive (a slash above 100 % is refused)."""
     return field(metadata={"bound": Bound("bps", Fraction(0), Fraction(BPS))})
@@ -164,16 +168,24 @@ class Params:
     gas_storage_write: int = _count(0)
     gas_storage_per_byte: int = _count(0)
     aivm_gas_limit: int = _count()
+    aivm_block_gas_limit: int = _count()
     aivm_memory_pages: int = _count()
+    aivm_max_module_bytes: int = _count()
+    aivm_wasm_stack_bytes: int = _count()
+    aivm_max_table_elements: int = _count()
     aivm_tensor_max_elements: int = _count()
     gas_tensor_per_element: int = _count(0)
     gas_hash_per_byte: int = _count(0)
+    gas_kl_per_element: int = _count(0)
     aivm_norm_epsilon: Fraction = _positive_fraction()
     gas_hmm_quote: int = _count(0)
     gas_escrow_lock: int = _count(0)
     gas_submit_result: int = _count(0)
     gas_stake: int = _count(0)
     gas_cast_vote: int = _count(0)
+    gas_tee_verify: int = _count(0)
+    aivm_model_max_layers: int = _count()
+    aivm_gas_price: Fraction = _non_negative_fraction()
     # Consensus (§4)
     checkpoint_interval_rounds: int = _count()
     settlement_interval_ms: int = _count()

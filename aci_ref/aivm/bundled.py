@@ -6,7 +6,7 @@ from importlib import resources
 
 
 def bundled_contracts() -> dict[str, str]:
-    """The contracts shipped in `aci_ref/aivm/contracts/`, by name (file stem)."""
+    """Listing 1, §5.4: the shipped contracts — the marketplace and the demo — by name (stem)."""
     folder = resources.files("aci_ref.aivm") / "contracts"
     return {
         entry.name.removesuffix(".wat"): entry.read_text(encoding="utf-8")

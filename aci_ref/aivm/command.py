@@ -41,6 +41,21 @@ def add_aivm_parser(sub: Any) -> None:
     )
     c.add_argument("--json", action="store_true", help="print one JSON object (default: off)")
     c.set_defaults(handler=cmd_aivm_compare)
+    g = commands.add_parser(
+        "gas-table",
+        help="Table 9 three ways: the AIVM (our schedule), the Solidity twin on py-evm, the paper",
+        description="Run Table 9's operations through the marketplace contract on the AIVM and"
+        " through Marketplace.sol on py-evm, and print both beside the paper's figures, with each"
+        " AIVM opcode's share of the gas.",
+    )
+    g.add_argument("--json", action="store_true", help="print one JSON object (default: off)")
+    g.add_argument(
+        "--params",
+        metavar="FILE",
+        default=None,
+        help="parameters file (default: the shipped spec/parameters.toml)",
+    )
+    g.set_defaults(handler=cmd_aivm_gas_table)
 
 
 def _source(name: str) -> tuple[str, str | bytes]:
@@ -106,13 +121,11 @@ def cmd_aivm_run(args: argparse.Namespace, console: Console) -> int:
 def cmd_aivm_compare(args: argparse.Namespace, console: Console) -> int:
     """Print the AIVM-vs-EVM rows, or refuse in one line when solc-js or py-evm is missing."""
     from aci_ref.aivm.compare import compare_demo
-    from aci_ref.aivm.evm import available
+    from aci_ref.aivm.evm import runtime_available
     from aci_ref.usage import UsageError
 
-    if not available():
-        raise UsageError(
-            "aivm compare needs solc-js (make solc) and py-evm (pip install -e .[dev])"
-        )
+    if not runtime_available():
+        raise UsageError("aivm compare needs py-evm (pip install -e '.[dev]')")
     rows = compare_demo(default_params())
     if args.json:
         payload = {
@@ -143,4 +156,87 @@ def cmd_aivm_compare(args: argparse.Namespace, console: Console) -> int:
         agree = "yes" if r.aivm_result == r.evm_result else "NO"
         table.add_row(r.operation, f"{r.aivm_gas:,}", f"{r.evm_gas:,}", f"{r.ratio:,.1f}", agree)
     console.print(table)
+    return 0
+
+
+def _gas_table_json(rows: list[Any]) -> dict[str, Any]:
+    return {
+        "aivm_gas_source": "the reference's schedule (spec/aivm.md, parameters.toml [aivm])",
+        "evm_gas_source": "py-evm, Cancun rules, Marketplace.sol, per transaction incl. 21,000",
+        "paper_source": "Table 9 as printed",
+        "rows": [
+            {
+                "operation": r.operation,
+                "aivm_entry": r.aivm.entry,
+                "aivm_gas": r.aivm.gas,
+                "aivm_opcode_gas": dict(r.aivm.opcode_gas),
+                "aivm_instruction_gas": r.aivm.instruction_gas,
+                "aivm_detail": r.aivm.detail,
+                "evm_gas": r.evm_gas,
+                "evm_detail": r.evm_detail,
+                "measured_savings_pct": r.savings_pct,
+                "paper_aci_gas": r.paper.aci_gas,
+                "paper_l2_gas": r.paper.l2_gas,
+                "paper_savings_pct": r.paper.savings_pct,
+            }
+            for r in rows
+        ],
+    }
+
+
+def _shares(gas: int, parts: dict[str, int]) -> str:
+    ranked = sorted(parts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(f"{name} {100 * value / gas:.0f}%" for name, value in ranked)
+
+
+def cmd_aivm_gas_table(args: argparse.Namespace, console: Console) -> int:
+    """Print Table 9 three ways (the EVM column empty, and said so, without py-evm)."""
+    from aci_ref.aivm.gas_table import gas_table
+    from aci_ref.params import load_params
+
+    params = default_params() if args.params is None else load_params(Path(args.params))
+    rows = gas_table(params)
+    if args.json:
+        print(json.dumps(_gas_table_json(rows), indent=2, sort_keys=True))
+        return 0
+    table = Table(
+        title="Table 9, measured: the AIVM, a real EVM, and the paper",
+        caption="AIVM gas: a schedule the reference wrote (spec/aivm.md). EVM gas: py-evm's Cancun"
+        " schedule running Marketplace.sol, per transaction, 21,000 intrinsic included. Paper:"
+        " Table 9 as printed (its L2 unnamed).",
+    )
+    columns = (
+        "operation",
+        "AIVM gas",
+        "EVM gas",
+        "saving",
+        "paper ACI",
+        "paper L2",
+        "paper saving",
+    )
+    for column in columns:
+        table.add_column(column, justify="left" if column == "operation" else "right")
+    for r in rows:
+        evm = "—" if r.evm_gas is None else f"{r.evm_gas:,}"
+        saving = "—" if r.savings_pct is None else f"{r.savings_pct:.0f}%"
+        table.add_row(
+            r.operation,
+            f"{r.aivm.gas:,}",
+            evm,
+            saving,
+            f"{r.paper.aci_gas:,}",
+            f"{r.paper.l2_gas:,}",
+            f"{r.paper.savings_pct}%",
+        )
+    console.print(table)
+    shares = Table(title="Where the AIVM gas goes (share of each call's gas)")
+    shares.add_column("operation")
+    shares.add_column("entry")
+    shares.add_column("opcodes, then plain instructions")
+    for r in rows:
+        parts = {**r.aivm.opcode_gas, "instructions": r.aivm.instruction_gas}
+        shares.add_row(r.operation, r.aivm.entry, _shares(r.aivm.gas, parts))
+    console.print(shares)
+    if any(r.evm_gas is None for r in rows):
+        console.print("EVM column empty: py-evm is not installed (pip install -e '.[dev]').")
     return 0

@@ -44,10 +44,10 @@ class GasRow:
 
 def compare_demo(params: Params) -> list[GasRow]:
     """Run `DEMO_ROWS` on `ledger_demo` and on its twin `LedgerDemo.sol` (needs `evm.available`)."""
-    from aci_ref.aivm.evm import SOLIDITY, EvmChain, compile_solidity
+    from aci_ref.aivm.evm import EvmChain, load_compiled
 
     contract = load_contract(params, "ledger_demo", bundled_contracts()["ledger_demo"], OPCODES)
-    twin = compile_solidity(SOLIDITY / "LedgerDemo.sol")["LedgerDemo"]
+    twin = load_compiled("LedgerDemo")
     chain = EvmChain()
     address, _ = chain.deploy(twin)
     storage: dict[bytes, bytes] = {}

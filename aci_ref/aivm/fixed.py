@@ -173,3 +173,77 @@ def fixed_layer_norm(values: Ints, epsilon: tuple[int, int]) -> Ints:
             raise RejectedError(Rejection.TENSOR_OVERFLOW, "a normalised value does not fit")
         out[r] = result
     return out
+
+
+# ---- logarithms and the KL divergence, in integers -----------------------------------------------
+
+LOG_BITS: Final = 30
+"""Internal precision of the logarithm: Q30, so a mantissa's square fits int64."""
+
+LN2_Q62: Final = 3196577161300663915
+"""ln 2 · 2^62, rounded to nearest: turns a sum of Q16 · Q30 log2 terms into Q16.16 nats."""
+
+KL_INFINITE: Final = INT32_MAX
+"""ref: fixed point (errata E101) — KL_DIVERGE's value where q is 0 and p is not: +∞, saturated."""
+
+
+def log2_fixed(values: Ints) -> Ints:
+    """ref: fixed point (errata E101) — ⌊log2(x) · 2^30⌋-like base-2 logarithms of integers x ≥ 1.
+
+    For x with bit length b + 1: the whole part is b; the mantissa m = x · 2^30 / 2^b (exact, in
+    [1, 2) in Q30) yields one fractional bit per step by squaring: m ← ⌊m² / 2^30⌋, and when
+    m ≥ 2 the bit is 1 and m halves. Thirty steps give thirty bits, each result truncated, so the
+    result is below the true log2(x) by less than 30 · 2^-30 and the same on every machine. All
+    arithmetic is int64 (m < 2^31, m² < 2^62).
+    """
+    if values.size and int(values.min()) < 1:
+        raise RejectedError(Rejection.BAD_INPUT, "log2 of a value below 1")
+    whole = np.zeros(values.shape, dtype=np.int64)
+    # bit length by binary search on shifts: exact and vectorised
+    rest = values.astype(np.int64).copy()
+    for shift in (32, 16, 8, 4, 2, 1):
+        big = rest >= (1 << shift)
+        whole += np.where(big, shift, 0)
+        rest = np.where(big, rest >> shift, rest)
+    mantissa = np.where(
+        whole <= LOG_BITS,
+        values << np.maximum(LOG_BITS - whole, 0),
+        values >> np.maximum(whole - LOG_BITS, 0),
+    ).astype(np.int64)
+    fraction = np.zeros(values.shape, dtype=np.int64)
+    for bit in range(LOG_BITS - 1, -1, -1):
+        mantissa = (mantissa * mantissa) >> LOG_BITS
+        high = mantissa >= (2 << LOG_BITS)
+        fraction += np.where(high, 1 << bit, 0)
+        mantissa = np.where(high, mantissa >> 1, mantissa)
+    result: Ints = (whole << LOG_BITS) + fraction
+    return result
+
+
+def fixed_kl_divergence(p: Ints, q: Ints) -> Ints:
+    """Table 4 KL_DIVERGE (arithmetic, errata E101): each row's KL(p ‖ q) in Q16.16 nats.
+
+    p and q are rows of Q16.16 probabilities, each element in [0, 1] (else `bad_input`); rows
+    need not sum to exactly 1 (a fixed-point softmax rarely does), so a row's value may be
+    slightly negative. KL = ln 2 · Σ_{p_i > 0} p_i · (log2 p_i − log2 q_i), with `log2_fixed`;
+    the sum is exact and rounded once to Q16.16 (ties toward +∞). A row where some q_i = 0 < p_i
+    is `KL_INFINITE`.
+    """
+    if p.ndim != 2 or p.shape != q.shape:
+        raise RejectedError(Rejection.BAD_INPUT, f"KL of {p.shape} and {q.shape}")
+    for side in (p, q):
+        if side.size and (int(side.min()) < 0 or int(side.max()) > ONE):
+            raise RejectedError(Rejection.BAD_INPUT, "a probability outside [0, 1]")
+    log_p = log2_fixed(np.maximum(p, 1))
+    log_q = log2_fixed(np.maximum(q, 1))
+    out = np.zeros(p.shape[0], dtype=np.int64)
+    for r in range(p.shape[0]):
+        support = p[r] > 0
+        if bool(np.any(support & (q[r] == 0))):
+            out[r] = KL_INFINITE
+            continue
+        terms = (p[r] * (log_p[r] - log_q[r]))[support]  # each below 2^17 · 2^35
+        total = sum(int(t) for t in terms.tolist())  # exact: Python integers
+        value = (total * LN2_Q62 + (1 << 91)) >> 92  # Q46 · Q62 → Q16
+        out[r] = min(max(value, INT32_MIN), KL_INFINITE)
+    return out

@@ -10,7 +10,7 @@ here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
@@ -51,6 +51,17 @@ def _env(context: CallContext) -> ChainEnv:
     if not isinstance(env, ChainEnv):
         raise RejectedError(Rejection.CONTRACT_TRAP, "a chain opcode outside a CallContract")
     return env
+
+
+def keep_effects(context: CallContext, env: ChainEnv, effects: Sequence[Effect]) -> None:
+    """ref: market opcode writes (errata E106) — what a chain processor changed, paid for.
+
+    Each effect a processor emits stands for a record every node now keeps (a job, an escrow, a
+    stake position, a slash), so it costs `gas_storage_write` after the processor has run: a vote
+    that settles a job, slashes and refunds pays for each. Running out here reverts the call.
+    """
+    context.charge(context.params.gas_storage_write * len(effects))
+    env.effects += effects
 
 
 def call_data_size(context: CallContext) -> int:
@@ -101,7 +112,7 @@ def hmm_quote(
     model_id = context.read(model_ptr, model_len).decode("utf-8", "replace")
     body = RequestQuote(model_id, context.read(input_ptr, input_len), sla_ms, budget)
     env.state, effects = process_request_quote(env.state, body, env.sender, env.nonce)
-    env.effects += effects
+    keep_effects(context, env, effects)
     env.quoted = True
     job_id = job_id_of(env.sender, env.nonce)
     context.write(job_out, job_id)
@@ -109,16 +120,19 @@ def hmm_quote(
 
 
 def escrow_lock(context: CallContext, job_ptr: int, max_price: int) -> None:
-    """Table 4 ESCROW_LOCK, Listing 1 line 18: accept a quote as the caller; escrow is locked.
+    """Table 4 ESCROW_LOCK and HMM_SWAP, Listing 1 line 18: buy the quoted units, lock escrow.
 
     Arguments: the job id (32 bytes at `job_ptr`) and the highest price accepted. Gas:
-    `gas_escrow_lock`. Operation: `process_accept_quote` on the call's state, as the sender.
+    `gas_escrow_lock`. Operation: `process_accept_quote` on the call's state, as the sender —
+    the swap along the curve (`hmm.buy`) and the escrow lock are one step, never two: a swap
+    without escrow would hold capacity unpaid, an escrow without the swap would pay for none
+    (errata E104).
     """
     context.charge(context.params.gas_escrow_lock)
     env = _env(context)
     body = AcceptQuote(context.read(job_ptr, JOB_ID_BYTES), max_price)
     env.state, effects = process_accept_quote(env.state, body, env.sender)
-    env.effects += effects
+    keep_effects(context, env, effects)
 
 
 def submit_result(context: CallContext, data_ptr: int, data_len: int, job_out: int) -> None:
@@ -142,8 +156,38 @@ def submit_result(context: CallContext, data_ptr: int, data_len: int, job_out: i
     env = _env(context)
     body = decode_as(SubmitResult, context.read(data_ptr, data_len))
     env.state, effects = process_submit_result(env.state, body, env.sender)
-    env.effects += effects
+    keep_effects(context, env, effects)
     context.write(job_out, body.job_id)
+
+
+def tee_verify(context: CallContext, data_ptr: int, data_len: int) -> int:
+    """Table 4 TEE_VERIFY: 1 when a result's attestation passes Level 1 for its job, else 0.
+
+    Arguments: the canonical CBOR of a `SubmitResult` body (job id, output, attestation) in
+    memory. Gas: `gas_tee_verify` + `gas_storage_per_byte` per byte, charged first. Operation:
+    the chain's own `check_level1` against what the chain knows of the job (certificate chain,
+    signature, hash chain, freshness, metrics); nothing changes. An unknown job or a job with
+    no worker yet refuses the call (`unknown_job`, `not_job_worker`).
+    """
+    from aci_ref.chain.jobs import check_level1
+    from aci_ref.chain.steps import job_of
+    from aci_ref.consensus.transactions import decode_as
+    from aci_ref.events import SubmitResult
+    from aci_ref.market.jobs import JobStatus
+
+    if data_len < 0:
+        raise RejectedError(Rejection.CONTRACT_TRAP, "negative length")
+    context.charge(context.params.gas_tee_verify + context.params.gas_storage_per_byte * data_len)
+    env = _env(context)
+    body = decode_as(SubmitResult, context.read(data_ptr, data_len))
+    job = job_of(env.state, body.job_id)
+    if job.status is JobStatus.QUOTED:
+        raise RejectedError(Rejection.NOT_JOB_WORKER, "a quoted job has no worker yet")
+    try:
+        check_level1(env.state, job, body)
+    except RejectedError:
+        return 0
+    return 1
 
 
 ROLES: Final = (Role.VALIDATOR, Role.VERIFIER, Role.WORKER, Role.LP)
@@ -164,7 +208,7 @@ def stake(context: CallContext, role: int, amount: int) -> None:
     context.charge(context.params.gas_stake)
     env = _env(context)
     env.state, effects = process_bond(env.state, Bond(_role(role), amount), env.sender)
-    env.effects += effects
+    keep_effects(context, env, effects)
 
 
 def unstake(context: CallContext, role: int, amount: int) -> None:
@@ -175,7 +219,7 @@ def unstake(context: CallContext, role: int, amount: int) -> None:
     context.charge(context.params.gas_stake)
     env = _env(context)
     env.state, effects = process_unbond(env.state, Unbond(_role(role), amount), env.sender)
-    env.effects += effects
+    keep_effects(context, env, effects)
 
 
 def cast_vote(context: CallContext, data_ptr: int, data_len: int) -> None:
@@ -194,7 +238,7 @@ def cast_vote(context: CallContext, data_ptr: int, data_len: int) -> None:
     env = _env(context)
     body = decode_as(CastVote, context.read(data_ptr, data_len))
     env.state, effects = process_cast_vote(env.state, body, env.sender)
-    env.effects += effects
+    keep_effects(context, env, effects)
 
 
 MARKET_OPCODES: Final[Mapping[str, Opcode]] = MappingProxyType(
@@ -209,6 +253,7 @@ MARKET_OPCODES: Final[Mapping[str, Opcode]] = MappingProxyType(
             Opcode("stake", (I32, I64), (), stake),
             Opcode("unstake", (I32, I64), (), unstake),
             Opcode("cast_vote", (I32, I32), (), cast_vote),
+            Opcode("tee_verify", (I32, I32), (I32,), tee_verify),
         )
     }
 )

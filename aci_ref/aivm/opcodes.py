@@ -14,8 +14,15 @@ from typing import Final
 
 import numpy as np
 
-from aci_ref.aivm.fixed import check_operand, fixed_layer_norm, fixed_matmul, fixed_softmax
+from aci_ref.aivm.fixed import (
+    check_operand,
+    fixed_kl_divergence,
+    fixed_layer_norm,
+    fixed_matmul,
+    fixed_softmax,
+)
 from aci_ref.aivm.gas import matmul_gas
+from aci_ref.aivm.models import fixed_infer, infer_gas, parse_model
 from aci_ref.aivm.vm import CallContext, Opcode
 from aci_ref.crypto import sha256
 from aci_ref.errors import RejectedError, Rejection
@@ -170,6 +177,58 @@ def hash_compare(context: CallContext, a_ptr: int, b_ptr: int) -> int:
     return int(context.read(a_ptr, HASH_BYTES) == context.read(b_ptr, HASH_BYTES))
 
 
+def kl_diverge(
+    context: CallContext, p_ptr: int, q_ptr: int, out_ptr: int, rows: int, cols: int
+) -> None:
+    """Table 4 KL_DIVERGE: each row's KL(p ‖ q) of two Q16.16 matrices, one int32 per row.
+
+    Gas: `gas_host_call_base` + `gas_kl_per_element` per element of p, charged before the
+    operands are read. Operation: `fixed_kl_divergence` (`KL_INFINITE` where q is 0 and p is
+    not).
+    """
+    _rows_cols(context, rows, cols)
+    context.charge(
+        context.params.gas_host_call_base + context.params.gas_kl_per_element * rows * cols
+    )
+    p, q = _matrix(context, p_ptr, rows, cols), _matrix(context, q_ptr, rows, cols)
+    context.write(out_ptr, fixed_kl_divergence(p, q).astype("<i4").tobytes())
+
+
+def model_load(context: CallContext, ptr: int, length: int, hash_ptr: int) -> int:
+    """Table 4 MODEL_LOAD: load a model by its hash; its handle, or -1 if the bytes are not it.
+
+    Arguments: the model's canonical bytes (pointer, length) and the SHA-256 it must have (32
+    bytes at `hash_ptr`). Gas: `gas_host_call_base` + `gas_hash_per_byte` per byte, charged
+    first. Operation: hash, compare, then `parse_model` (`bad_input` for malformed bytes); the
+    handle indexes the models this call has loaded, 0 first.
+    """
+    if length < 0:
+        raise RejectedError(Rejection.CONTRACT_TRAP, "negative length")
+    context.charge(context.params.gas_host_call_base + context.params.gas_hash_per_byte * length)
+    data = context.read(ptr, length)
+    if sha256(data) != context.read(hash_ptr, HASH_BYTES):
+        return -1
+    context.models.append(parse_model(context.params, data))
+    return len(context.models) - 1
+
+
+def model_infer(context: CallContext, handle: int, in_ptr: int, rows: int, out_ptr: int) -> None:
+    """Table 4 MODEL_INFER: run a loaded model on `rows` rows of Q16.16 inputs (`fixed_infer`).
+
+    Arguments: a handle from MODEL_LOAD, the input (rows × d_0 int32) and where the output (rows
+    × d_L int32) goes. Gas: `infer_gas`, charged before the input is read. Every layer's input
+    and output must hold at most `aivm_tensor_max_elements` elements (`bad_input`).
+    """
+    if not 0 <= handle < len(context.models):
+        raise RejectedError(Rejection.CONTRACT_TRAP, f"no loaded model {handle}")
+    model = context.models[handle]
+    for width in model.dims:
+        _rows_cols(context, rows, width)
+    context.charge(infer_gas(context.params, model, rows))
+    outputs = fixed_infer(model, _matrix(context, in_ptr, rows, model.dims[0]))
+    context.write(out_ptr, outputs.astype("<i4").tobytes())
+
+
 OPCODES: Final[Mapping[str, Opcode]] = MappingProxyType(
     {
         opcode.name: opcode
@@ -182,6 +241,9 @@ OPCODES: Final[Mapping[str, Opcode]] = MappingProxyType(
             Opcode("tensor_softmax", (I32,) * 4, (), tensor_softmax),
             Opcode("tensor_norm", (I32,) * 4, (), tensor_norm),
             Opcode("model_hash", (I32, I32, I32), (), model_hash),
+            Opcode("kl_diverge", (I32,) * 5, (), kl_diverge),
+            Opcode("model_load", (I32, I32, I32), (I32,), model_load),
+            Opcode("model_infer", (I32,) * 4, (), model_infer),
         )
     }
 )

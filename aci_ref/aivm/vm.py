@@ -5,76 +5,60 @@ values the function returned, the gas it used and the storage it leaves, or refu
 `Rejection` — and then the storage handed in is untouched, because the host writes only into a
 journal that is kept when the call returns and dropped when it traps (errata E100).
 
-Gas and fuel are one meter. wasmtime charges each plain instruction its fuel; an opcode (a host
-function of `aci_ref.aivm.opcodes`) first takes its Equation 2 cost from the same store, so
-running out inside an opcode and running out between instructions are the same failure,
-`out_of_gas`. wasmtime checks the meter only at function entries and loop headers, so a straight
-run of instructions may overdraw it; the store is therefore given the limit plus a reserve of one
-unit per byte of the module (no straight run is longer), and a call whose exact use exceeds its
-limit is refused after the fact, so the verdict is exact at every limit. The engine is configured
-for determinism: no threads, SIMD, relaxed SIMD, 64-bit or multiple memories, and NaN results
-canonicalised.
+Gas and fuel are one meter: plain instructions cost their fuel and an opcode (a host function of
+`aci_ref.aivm.opcodes`) takes its Equation 2 cost from the same store first, so running out
+anywhere is `out_of_gas`. wasmtime checks fuel only at function entries and loop headers; the
+admitted module has an empty loop after every call (`aci_ref.aivm.meter`), so fuel is checked on
+every return too and what runs unchecked lies within one body. The store gets the limit plus a
+reserve (the code section's bytes) and a call that used more than its limit is refused
+afterwards, so `out_of_gas` is exact at every limit. The engine, the store's limits and the
+section reader are `aci_ref.aivm.engine`'s.
 """
 
 from __future__ import annotations
 
-import atexit
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import wasmtime
 
+from aci_ref.aivm.engine import (
+    PAGE_BYTES,
+    START_SECTION,
+    compile_module,
+    contract_engine,
+    fuel_reserve,
+    module_sections,
+    new_store,
+)
+from aci_ref.aivm.meter import meter
 from aci_ref.crypto import sha256
 from aci_ref.errors import RejectedError, Rejection
 from aci_ref.params import Params
 
+if TYPE_CHECKING:
+    from aci_ref.aivm.models import FixedModel
+
 HOST_MODULE: Final = "aivm"
 """The import module every AIVM opcode lives in."""
-
-PAGE_BYTES: Final = 65536
-"""A WebAssembly memory page."""
-
-MAX_TABLE_ELEMENTS: Final = 1024
-"""ref: AIVM engine (errata E100) — the most elements a contract's one table may hold."""
-
-
-_MODULES: Final[weakref.WeakSet[wasmtime.Module]] = weakref.WeakSet()
-
-
-@atexit.register
-def _close_modules() -> None:
-    # wasmtime frees a module through its C library; at interpreter exit that library may be
-    # gone before the last module is collected, so every live module is closed first.
-    for module in list(_MODULES):
-        module.close()
-
-
-@cache
-def engine() -> wasmtime.Engine:
-    """ref: AIVM engine (errata E100) — one deterministic, fuel-metered wasmtime engine."""
-    config = wasmtime.Config()
-    config.consume_fuel = True
-    config.cranelift_nan_canonicalization = True
-    config.wasm_threads = False
-    config.wasm_simd = False
-    config.wasm_relaxed_simd = False
-    config.wasm_memory64 = False
-    config.wasm_multi_memory = False
-    config.parallel_compilation = False
-    return wasmtime.Engine(config)
 
 
 @dataclass(frozen=True, slots=True)
 class Contract:
-    """ref: AIVM contract (errata E100) — a compiled module, its bytes and their SHA-256."""
+    """ref: AIVM contract (errata E100) — a compiled module, its bytes and their SHA-256.
+
+    `wasm` is the binary as submitted and `digest` its SHA-256, the contract's identity;
+    `module` is compiled from the metered rewrite of it (`aivm.meter`), on `engine`, which its
+    calls run on. `reserve` is the fuel a call gets on top of its limit: the code-section bytes.
+    """
 
     name: str
     wasm: bytes
     digest: bytes
     module: wasmtime.Module = field(compare=False, repr=False)
+    engine: wasmtime.Engine = field(compare=False, repr=False)
+    reserve: int = 1  # the least that keeps the after-the-fact verdict exact
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +66,15 @@ class CallResult:
     """ref: AIVM call (errata E100) — what a call returned, its gas, and the storage it left.
 
     `writes` lists (key, value before, value after) in the order the call first wrote each key;
-    None stands for an absent slot.
+    None stands for an absent slot. `gas_by_opcode` is the gas each opcode that ran charged in
+    all, by name in order; the rest of `gas_used` went to plain instructions.
     """
 
     returned: tuple[int, ...]
     gas_used: int
     storage: Mapping[bytes, bytes]
     writes: tuple[tuple[bytes, bytes | None, bytes | None], ...]
+    gas_by_opcode: Mapping[str, int] = field(default_factory=dict)
 
 
 class CallContext:
@@ -112,6 +98,9 @@ class CallContext:
         self.storage = storage
         self.journal: dict[bytes, bytes | None] = {}
         self.memory: wasmtime.Memory | None = None
+        self.models: list[FixedModel] = []  # MODEL_LOAD's handles index this list
+        self.running: str | None = None  # the opcode whose body is executing
+        self.gas_by_opcode: dict[str, int] = {}
 
     # -- gas -------------------------------------------------------------------------------------
 
@@ -207,16 +196,29 @@ def load_contract(
 ) -> Contract:
     """ref: AIVM contract (errata E100) — compile and admit a contract, or refuse it.
 
-    `source` is WebAssembly text or binary. Refused with `bad_module` when it does not compile
-    (disabled features included), exports no memory, or declares more than `aivm_memory_pages`
-    pages at start or as its maximum (or no maximum); with `unknown_host_function` when it
-    imports anything but an opcode of `opcodes` with that opcode's exact signature.
+    `source` is WebAssembly text or binary. Refused with `bad_module` when its binary passes
+    `aivm_max_module_bytes`, does not compile (disabled features included), has a start
+    function, exports no memory, declares more than `aivm_memory_pages` pages at start or as its
+    maximum (or no maximum), or cannot be instantiated within the call limits (a table past
+    `aivm_max_table_elements`, a data or element segment out of bounds); with
+    `unknown_host_function` when it imports anything but an opcode of `opcodes` with that
+    opcode's exact signature. What is compiled is the submitted binary with a fuel check after
+    every call (`aivm.meter`); the contract's identity stays the SHA-256 of the binary itself.
     """
+    limit = params.aivm_max_module_bytes
+    engine = contract_engine(params)
     try:
         wasm = bytes(wasmtime.wat2wasm(source)) if isinstance(source, str) else bytes(source)
-        module = wasmtime.Module(engine(), wasm)
+        if len(wasm) > limit:  # checked before compiling: compile time grows with the size
+            raise RejectedError(Rejection.BAD_MODULE, f"{len(wasm)} bytes, more than {limit}")
+        # Validated first, so the rewrite only ever sees code the engine admits.
+        wasmtime.Module.validate(engine, wasm)
+        module = compile_module(engine, meter(wasm))
     except (wasmtime.WasmtimeError, ValueError) as error:
         raise RejectedError(Rejection.BAD_MODULE, str(error).splitlines()[0]) from error
+    if any(kind == START_SECTION for kind, _ in module_sections(wasm)):
+        # A start function would run before every call, outside the export the caller named.
+        raise RejectedError(Rejection.BAD_MODULE, "a contract has no start function")
     for item in module.imports:
         opcode = opcodes.get(item.name or "") if item.module == HOST_MODULE else None
         if opcode is None or _signature(item.type) != (opcode.params, opcode.results):
@@ -228,13 +230,28 @@ def load_contract(
     pages = params.aivm_memory_pages
     if limits.min > pages or limits.max is None or limits.max > pages:
         raise RejectedError(Rejection.BAD_MODULE, f"memory must be declared within {pages} pages")
-    _MODULES.add(module)
-    return Contract(name, wasm, sha256(wasm), module)
+    # With no start function instantiation runs no code, so what fails here fails every call.
+    linker = wasmtime.Linker(engine)
+    linker.define_unknown_imports_as_traps(module)
+    try:
+        linker.instantiate(new_store(params, engine, 0), module)
+    except (wasmtime.Trap, wasmtime.WasmtimeError) as error:
+        raise RejectedError(Rejection.BAD_MODULE, str(error).splitlines()[0]) from error
+    return Contract(name, wasm, sha256(wasm), module, engine, fuel_reserve(wasm))
 
 
 def _bind(context: CallContext, opcode: Opcode) -> HostFunction:
     def host(*args: int) -> Any:
-        return opcode.body(context, *args)
+        if context.running is not None:  # only reachable if an opcode's body re-enters wasm
+            raise RejectedError(Rejection.CONTRACT_TRAP, f"{opcode.name} in {context.running}")
+        context.running = opcode.name
+        before = context.store.get_fuel()
+        try:
+            return opcode.body(context, *args)
+        finally:
+            context.running = None
+            spent = before - context.store.get_fuel()
+            context.gas_by_opcode[opcode.name] = context.gas_by_opcode.get(opcode.name, 0) + spent
 
     return host
 
@@ -267,26 +284,18 @@ def call(
 
     Refused, with `storage` untouched: `bad_input` (a gas limit outside [1, aivm_gas_limit]);
     `unknown_function` (no such export, or arguments that do not fit it); `out_of_gas`;
-    `contract_trap` (any WebAssembly trap, or an opcode refusing its memory operands); and any
-    refusal an opcode raises (`tensor_overflow`, `bad_input`...). Arguments are 32- or 64-bit
-    integers as the export declares. `env` is what chain opcodes act on (a call from a
-    `CallContract` event); without it they refuse with `contract_trap`.
+    `contract_trap` (any WebAssembly trap, recursion past the stack bound included, or an
+    opcode refusing its memory operands); and any refusal an opcode raises (`tensor_overflow`,
+    `bad_input`...). Arguments are 32- or 64-bit integers as the export declares. `env` is what
+    chain opcodes act on (a call from a `CallContract` event); without it they refuse with
+    `contract_trap`.
     """
     if not 1 <= gas_limit <= params.aivm_gas_limit:
         raise RejectedError(Rejection.BAD_INPUT, f"gas limit {gas_limit}")
-    store = wasmtime.Store(engine())
-    # Tables are bounded too: one table.grow or table.fill does its work before fuel is checked.
-    store.set_limits(
-        memory_size=params.aivm_memory_pages * PAGE_BYTES,
-        table_elements=MAX_TABLE_ELEMENTS,
-        instances=1,
-        tables=1,
-        memories=1,
-    )
-    reserve = len(contract.wasm)
-    store.set_fuel(gas_limit + reserve)
+    reserve = contract.reserve
+    store = new_store(params, contract.engine, gas_limit + reserve)
     context = CallContext(params, store, storage, reserve, env)
-    linker = wasmtime.Linker(engine())
+    linker = wasmtime.Linker(contract.engine)
     for opcode in opcodes.values():
         linker.define_func(HOST_MODULE, opcode.name, _functype(opcode), _bind(context, opcode))
     try:
@@ -324,4 +333,5 @@ def call(
             after.pop(key, None)
         else:
             after[key] = value
-    return CallResult(tuple(int(v) for v in values), used, after, tuple(writes))
+    by_opcode = dict(sorted(context.gas_by_opcode.items()))
+    return CallResult(tuple(int(v) for v in values), used, after, tuple(writes), by_opcode)

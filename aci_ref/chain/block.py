@@ -85,7 +85,9 @@ def seal_block(state: ChainState, body: SealBlock) -> tuple[ChainState, Effects]
         state = put_job(state, advance(job, JobStatus.EXPIRED))
         effects.append(Expired(bytes.fromhex(key)))
     pending = state.pending
-    state = replace(state, height=body.height, now_ms=body.now_ms, open_quotes=(), pending=())
+    state = replace(
+        state, height=body.height, now_ms=body.now_ms, open_quotes=(), pending=(), block_gas=0
+    )
     for key in pending:
         state, more = draw(state, state.jobs[key], body.beacon)
         effects += more

@@ -3,20 +3,22 @@
 The contract runs in `aci_ref.aivm.vm` with the chain's opcodes (`aci_ref.aivm.market_opcodes`)
 beside the pure ones. It sees the chain through a `ChainEnv`; its market opcodes run the chain's
 own processors as the sender. If the call returns, the state its opcodes left becomes the chain's
-and its storage the contract's; if it is refused — out of gas, a trap, an opcode's refusal —
-nothing of it remains (errata E102).
+and its storage the contract's; if it fails — out of gas, a trap, an opcode's refusal — nothing
+of it remains (errata E102) but its fee: the sender pays for the gas it bought (errata E105).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from fractions import Fraction
 from functools import cache
 from typing import Any
 
 import immutables
 
-from aci_ref.chain.effects import ContractCalled, Effects
+from aci_ref.chain.effects import ContractCalled, ContractReverted, Effects
 from aci_ref.chain.state import ChainState
+from aci_ref.economics import ledger
 from aci_ref.errors import RejectedError, Rejection
 from aci_ref.events import CallContract
 from aci_ref.params import Params
@@ -36,14 +38,32 @@ def admit_contract(params: Params, name: str, wasm: bytes) -> Any:
     return load_contract(params, name, wasm, {**OPCODES, **MARKET_OPCODES})
 
 
+def gas_escrow_id(sender: str, nonce: int) -> str:
+    """ref: contract call fees (errata E105) — the escrow holding a call's gas fee while it runs."""
+    return f"gas:{sender}:{nonce}"
+
+
+def gas_fee(params: Params, gas: int) -> int:
+    """ref: contract call fees (errata E105) — ⌈gas × `aivm_gas_price`⌉ base units."""
+    cost = Fraction(gas) * Fraction(params.aivm_gas_price)
+    return -(-cost.numerator // cost.denominator)
+
+
 def process_call_contract(
     state: ChainState, body: CallContract, sender: str, nonce: int
 ) -> tuple[ChainState, Effects]:
-    """§5.4 (ref: contract calls, errata E102): run one contract call as `sender`.
+    """§5.4 (ref: contract calls, errata E102, E105): run one contract call as `sender`.
 
-    Refused: `unknown_contract` (no such contract at genesis), then every refusal of
-    `aci_ref.aivm.vm:call` and of the processors its opcodes run. The call's storage is the
-    contract's storage (keys and values as bytes).
+    Refused, changing nothing: `unknown_contract`; `bad_input` (a gas limit outside [1,
+    `aivm_gas_limit`]); `block_gas_exhausted` (the limit does not fit what is left of
+    `aivm_block_gas_limit` since the last sealed block, which counts each call's gas used, or
+    its whole limit if it failed); the ledger's refusals when the sender cannot escrow the
+    whole fee, `gas_fee(gas_limit)`. Then the call runs with that fee held. If it returns, the
+    state its opcodes left becomes the chain's, its storage the contract's (keys and values as
+    bytes), and `gas_fee(gas_used)` is burned, the rest refunded. If it fails (out of gas, a
+    trap, any refusal of the VM or of the processors its opcodes run), it is still accepted:
+    everything it did is undone but the whole fee is burned (`ContractReverted`), so a call
+    that makes validators work never costs its sender nothing.
     """
     from aci_ref.aivm.market_opcodes import MARKET_OPCODES, ChainEnv
     from aci_ref.aivm.opcodes import OPCODES
@@ -53,21 +73,45 @@ def process_call_contract(
     deployed = state.contracts.get(body.contract)
     if deployed is None:
         raise RejectedError(Rejection.UNKNOWN_CONTRACT, body.contract)
-    contract = admit_contract(state.params, body.contract, deployed)
+    params = state.params
+    if not 1 <= body.gas_limit <= params.aivm_gas_limit:
+        raise RejectedError(Rejection.BAD_INPUT, f"gas limit {body.gas_limit}")
+    if state.block_gas + body.gas_limit > params.aivm_block_gas_limit:
+        left = params.aivm_block_gas_limit - state.block_gas
+        raise RejectedError(Rejection.BLOCK_GAS_EXHAUSTED, f"{left} gas left in this block")
+    contract = admit_contract(params, body.contract, deployed)
     assert isinstance(contract, Contract)
+    held_id = gas_escrow_id(sender, nonce)
+    most = gas_fee(params, body.gas_limit)
+    held = replace(state, block_gas=state.block_gas + body.gas_limit)
+    if most > 0:
+        held = replace(held, ledger=ledger.escrow_lock(state.ledger, held_id, sender, most))
     storage = state.contract_storage.get(body.contract, immutables.Map())
-    env = ChainEnv(state, sender, nonce, body.data)
-    result = call(
-        state.params,
-        contract,
-        opcodes,
-        {bytes.fromhex(k): v for k, v in storage.items()},
-        body.function,
-        body.args,
-        body.gas_limit,
-        env,
-    )
+    env = ChainEnv(held, sender, nonce, body.data)
+    try:
+        result = call(
+            params,
+            contract,
+            opcodes,
+            {bytes.fromhex(k): v for k, v in storage.items()},
+            body.function,
+            body.args,
+            body.gas_limit,
+            env,
+        )
+    except RejectedError as failed:
+        reverted = held
+        if most > 0:
+            reverted = replace(held, ledger=ledger.escrow_burn(held.ledger, held_id, most))
+        return reverted, (ContractReverted(body.contract, body.function, failed.rejection, most),)
+    fee = gas_fee(params, result.gas_used)
+    after = replace(env.state, block_gas=state.block_gas + result.gas_used)
+    if most > 0:
+        after = replace(after, ledger=ledger.escrow_burn(after.ledger, held_id, fee))
     kept = immutables.Map({k.hex(): v for k, v in sorted(result.storage.items())})
-    after = replace(env.state, contract_storage=env.state.contract_storage.set(body.contract, kept))
-    called = ContractCalled(body.contract, body.function, result.returned, result.gas_used)
+    after = replace(after, contract_storage=after.contract_storage.set(body.contract, kept))
+    by_opcode = tuple(sorted(result.gas_by_opcode.items()))
+    called = ContractCalled(
+        body.contract, body.function, result.returned, result.gas_used, fee, by_opcode
+    )
     return after, (*env.effects, called)

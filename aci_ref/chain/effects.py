@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from aci_ref.economics.fees import FeeSplit
 from aci_ref.economics.slashing import SlashRecord, Violation
+from aci_ref.errors import Rejection
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,12 +135,33 @@ class VerifiersPaid:
 
 @dataclass(frozen=True, slots=True)
 class ContractCalled:
-    """Effect: §5.4 — a contract call returned `returned` after using `gas_used` gas."""
+    """Effect: §5.4 — a contract call returned `returned` after using `gas_used` gas.
+
+    `fee` base units were burned from the caller (`gas_fee(gas_used)`, errata E105);
+    `opcode_gas` lists (opcode, gas) for each opcode that charged, by name — the rest of
+    `gas_used` is plain instructions.
+    """
 
     contract: str
     function: str
     returned: tuple[int, ...]
     gas_used: int
+    fee: int = 0
+    opcode_gas: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ContractReverted:
+    """Effect: §5.4 (errata E105) — a contract call failed with `reason`; only its fee remains.
+
+    Everything the call did is undone; the caller's nonce advances and `fee` (its whole gas
+    limit × `aivm_gas_price`) is burned.
+    """
+
+    contract: str
+    function: str
+    reason: Rejection
+    fee: int
 
 
 Effect = (
@@ -156,5 +178,6 @@ Effect = (
     | ProbeRevealed
     | VerifiersPaid
     | ContractCalled
+    | ContractReverted
 )
 Effects = tuple[Effect, ...]

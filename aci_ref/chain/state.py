@@ -156,6 +156,8 @@ class ChainState:
     reviews: immutables.Map[str, ProbeReview]
     contracts: immutables.Map[str, bytes]
     contract_storage: immutables.Map[str, immutables.Map[str, bytes]]
+    block_gas: int = 0
+    """Contract gas used since the last sealed block (errata E105), ≤ `aivm_block_gas_limit`."""
 
 
 def state_root(state: ChainState) -> bytes:

@@ -401,6 +401,26 @@ def escrow_refund(ledger: Ledger, escrow_id: str) -> Ledger:
     )
 
 
+@keeps_supply()
+def escrow_burn(ledger: Ledger, escrow_id: str, amount: int) -> Ledger:
+    """ref: escrow — close escrow `escrow_id`, burning `amount` of it and refunding the rest.
+
+    Refuses UNKNOWN_ESCROW, and NON_POSITIVE_AMOUNT unless 0 ≤ amount ≤ the escrowed amount.
+    """
+    escrow = _escrow(ledger, escrow_id)
+    if not _is_int(amount) or not 0 <= amount <= escrow.amount:
+        raise RejectedError(Rejection.NON_POSITIVE_AMOUNT, f"burn {amount!r} of {escrow.amount}")
+    balances = ledger.balances
+    if escrow.amount > amount:
+        balances = _credit(balances, escrow.payer, escrow.amount - amount)
+    return replace(
+        ledger,
+        balances=balances,
+        escrow=ledger.escrow.delete(escrow_id),
+        burned=ledger.burned + amount,
+    )
+
+
 def _escrow(ledger: Ledger, escrow_id: str) -> Escrow:
     escrow = ledger.escrow.get(escrow_id) if isinstance(escrow_id, str) else None
     if escrow is None:

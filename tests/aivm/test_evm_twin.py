@@ -1,15 +1,41 @@
-"""The Solidity twin on a real EVM agrees with the AIVM contract, and both gas figures are real."""
+"""The Solidity twin on a real EVM agrees with the AIVM contract, both gas figures are real, and
+the committed compiled twins are exactly what the pinned compiler makes of the sources."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from aci_ref.aivm.evm import available
+from aci_ref.aivm.evm import BUILD, TWINS, available, compiler_available, runtime_available
 from aci_ref.params import default_params
 
-pytestmark = pytest.mark.skipif(not available(), reason="solc-js (make solc) or py-evm missing")
+needs_evm = pytest.mark.skipif(not runtime_available(), reason="py-evm missing")
+needs_both = pytest.mark.skipif(not available(), reason="solc-js (make solc) or py-evm missing")
 
 
+@pytest.mark.skipif(not compiler_available(), reason="solc-js missing (make solc)")
+def test_the_committed_artifacts_are_what_the_pinned_compiler_makes(tmp_path: Path) -> None:
+    from aci_ref.aivm.evm import build_artifacts
+
+    written = build_artifacts(tmp_path)
+    assert [p.name for p in written] == [f"{name}.json" for name in TWINS]
+    for path in written:
+        assert path.read_bytes() == (BUILD / path.name).read_bytes(), f"rebuild {path.name}"
+
+
+@needs_evm
+def test_load_compiled_refuses_a_twin_that_does_not_exist() -> None:
+    from aci_ref.aivm.evm import load_compiled
+    from aci_ref.errors import RejectedError, Rejection
+
+    assert load_compiled("LedgerDemo").bytecode
+    with pytest.raises(RejectedError) as refused:
+        load_compiled("Nosuch")
+    assert refused.value.rejection is Rejection.UNKNOWN_CONTRACT
+
+
+@needs_evm
 def test_both_machines_compute_the_same_and_report_gas() -> None:
     from aci_ref.aivm.compare import compare_demo
 
@@ -29,6 +55,7 @@ def test_both_machines_compute_the_same_and_report_gas() -> None:
     assert matmuls == sorted(matmuls)  # the twin's matmul grows with n³
 
 
+@needs_both
 def test_the_command_says_where_each_figure_comes_from(capsys: pytest.CaptureFixture[str]) -> None:
     import json
 

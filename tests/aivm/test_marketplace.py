@@ -1,14 +1,21 @@
 """Listing 1's submitJob through the contract and RequestQuote + AcceptQuote through the chain
-reach the same state, and every refusal of either is the same refusal (errata E102)."""
+reach the same state, and every refusal of either is the same refusal (errata E102).
+
+The worlds here set `aivm_gas_price` to 0, so the contract path burns no fee and the two ledgers
+can be compared whole; a contract call that fails is accepted as `ContractReverted` with the
+chain's reason (errata E105), and that reason is compared with the direct path's refusal. Fees
+have their own tests (tests/aivm/test_call_fees.py)."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import wasmtime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aci_ref.aivm.bundled import bundled_contracts
-from aci_ref.chain import ContractCalled
+from aci_ref.chain import ContractCalled, ContractReverted
 from aci_ref.errors import RejectedError, Rejection
 from aci_ref.events import AcceptQuote, CallContract, RequestQuote, Transfer, job_id_of
 from aci_ref.market.jobs import JobStatus
@@ -19,7 +26,20 @@ GAS = 1_000_000
 
 
 def world() -> World:
-    return build_world(world_params(), label="market", contracts=(("marketplace", MARKET),))
+    return build_world(FREE, label="market", contracts=(("marketplace", MARKET),))
+
+
+FREE = world_params(aivm_gas_price=0)
+
+
+def outcome(w: World, sender: str, body: CallContract) -> object:
+    """None when the call returned; else the refusal's or the revert's reason."""
+    try:
+        effects = w.act(sender, body)
+    except RejectedError as refused:
+        return refused.rejection
+    reverted = [e.reason for e in effects if isinstance(e, ContractReverted)]
+    return reverted[0] if reverted else None
 
 
 def submit_direct(w: World, client: str, data: bytes, budget: int, bound: int) -> object:
@@ -39,6 +59,9 @@ def submit_via(w: World, client: str, data: bytes, budget: int, bound: int) -> o
         effects = w.act(client, body)
     except RejectedError as refused:
         return refused.rejection
+    for effect in effects:
+        if isinstance(effect, ContractReverted):
+            return effect.reason
     (called,) = [e for e in effects if isinstance(e, ContractCalled)]
     return called.returned[0]
 
@@ -92,15 +115,19 @@ def test_the_contract_records_its_jobs_and_a_refused_call_leaves_nothing() -> No
     (job_id,) = list(w.state.jobs)
     record = price.to_bytes(8, "little") + b"\x00"
     assert dict(w.state.contract_storage["marketplace"]) == {job_id: record}
-    before = w.state
     data = w.new_input()
     body = CallContract("marketplace", "submitJob", (SLA_MS, 12_000, 1), bytes([3]) + data, GAS)
-    assert w.refuse(w.sign("client-0", body)) in (Rejection.UNKNOWN_MODEL, Rejection.CONTRACT_TRAP)
-    assert w.state is before
+    starved = CallContract("marketplace", "submitJob", (SLA_MS, 12_000, 12_000), data, 50)
+    for failing, reasons in (
+        (body, (Rejection.UNKNOWN_MODEL, Rejection.CONTRACT_TRAP)),
+        (starved, (Rejection.OUT_OF_GAS,)),
+    ):
+        before = w.state
+        assert outcome(w, "client-0", failing) in reasons
+        # accepted as reverted: only the nonce moved (the fee is 0 in this world)
+        assert replace(w.state, nonces=before.nonces, block_gas=before.block_gas) == before
     unknown = CallContract("nosuch", "submitJob", (SLA_MS, 1, 1), b"", GAS)
     assert w.refuse(w.sign("client-0", unknown)) is Rejection.UNKNOWN_CONTRACT
-    starved = CallContract("marketplace", "submitJob", (SLA_MS, 12_000, 12_000), data, 50)
-    assert w.refuse(w.sign("client-0", starved)) is Rejection.OUT_OF_GAS
 
 
 def settle_via(w: World, job_id: bytes, behaviour: str) -> object:
@@ -109,11 +136,7 @@ def settle_via(w: World, job_id: bytes, behaviour: str) -> object:
 
     output, attestation = w.attestation(job_id, behaviour=behaviour)
     data = canonical_bytes(SubmitResult(job_id, output, attestation))
-    try:
-        w.act(w.job(job_id).worker, CallContract("marketplace", "settleJob", (), data, GAS))
-    except RejectedError as refused:
-        return refused.rejection
-    return None
+    return outcome(w, w.job(job_id).worker, CallContract("marketplace", "settleJob", (), data, GAS))
 
 
 @settings(max_examples=8)
@@ -128,7 +151,7 @@ def test_a_whole_lifecycle_through_the_contract_matches_the_direct_one(
 
     from aci_ref.sim.world import workers_of
 
-    params = world_params(Fraction(always))
+    params = world_params(Fraction(always), aivm_gas_price=0)
     contracts = (("marketplace", MARKET),)
     direct, via = (
         build_world(params, label="life", contracts=contracts, workers=workers_of("honest", "lazy"))
@@ -166,7 +189,7 @@ def contract_world() -> tuple[World, World]:
 
     from aci_ref.sim.world import workers_of
 
-    params = world_params(Fraction(1))
+    params = world_params(Fraction(1), aivm_gas_price=0)
     contracts = (("marketplace", MARKET),)
     made = [
         build_world(params, label="votes", contracts=contracts, workers=workers_of("lazy"))
@@ -195,11 +218,7 @@ def test_stake_and_unstake_are_bond_and_unbond(ops: list[tuple[str, int, int]]) 
     member = direct.verifiers[0]
     for op, role, amount in ops:
         body = CallContract("marketplace", op, (role, amount), b"", GAS)
-        try:
-            via.act(member, body)
-            got_via: object = None
-        except RejectedError as refused:
-            got_via = refused.rejection
+        got_via = outcome(via, member, body)
         if role >= len(ROLES):
             assert got_via is Rejection.CONTRACT_TRAP
             continue
@@ -237,3 +256,54 @@ def test_a_dispute_decided_through_the_contract_matches_the_direct_one() -> None
         assert direct.state.ledger == via.state.ledger
         assert dict(direct.state.jobs) == dict(via.state.jobs)
     assert direct.job(job_id).status.value == "refunded"
+
+
+def test_quote_then_swap_in_two_calls_is_submit_in_one() -> None:
+    """Table 9's HMM swap alone: quoteJob (HMM_QUOTE) then swapJob (HMM_SWAP + ESCROW_LOCK)
+    leave the same ledger, market and job as submitJob, and the record moves 2 → 0."""
+    one, two = world(), world()
+    data = one.new_input()
+    assert two.new_input() == data
+    price = submit_via(one, "client-0", data, 12_000, 12_000)
+    call_data = bytes([len(MODEL_ID)]) + MODEL_ID.encode() + data
+    quote = CallContract("marketplace", "quoteJob", (SLA_MS, 12_000), call_data, GAS)
+    effects = two.act("client-0", quote)
+    (called,) = [e for e in effects if isinstance(e, ContractCalled)]
+    assert called.returned == (price,)
+    (job_hex,) = list(two.state.jobs)
+    assert two.state.contract_storage["marketplace"][job_hex][-1] == 2
+    assert two.job(bytes.fromhex(job_hex)).status is JobStatus.QUOTED
+    swap = CallContract("marketplace", "swapJob", (12_000,), bytes.fromhex(job_hex), GAS)
+    assert outcome(two, "client-0", swap) is None
+    assert outcome(two, "client-0", swap) is Rejection.CONTRACT_TRAP  # no longer quoted
+    assert two.state.ledger == one.state.ledger
+    assert two.state.market == one.state.market
+    assert dict(two.state.jobs) == dict(one.state.jobs)
+    assert dict(two.state.contract_storage) == dict(one.state.contract_storage)
+
+
+def test_a_swap_of_a_job_the_contract_never_quoted_is_refused() -> None:
+    w = world()
+    job_id = job_id_of("client-0", w.next_nonce("client-0"))
+    w.act("client-0", RequestQuote(MODEL_ID, w.new_input(), SLA_MS, 12_000))  # not via contract
+    swap = CallContract("marketplace", "swapJob", (12_000,), job_id, GAS)
+    assert outcome(w, "client-0", swap) is Rejection.CONTRACT_TRAP
+    assert w.job(job_id).status is JobStatus.QUOTED  # no escrow was taken
+
+
+def test_check_result_is_level_one_and_changes_nothing() -> None:
+    from aci_ref.encoding import canonical_bytes
+    from aci_ref.events import SubmitResult
+
+    w = world()
+    submit_via(w, "client-0", w.new_input(), 12_000, 12_000)
+    (job_hex,) = list(w.state.jobs)
+    job_id = bytes.fromhex(job_hex)
+    for behaviour, verdict in (("honest", 1), ("careless", 0)):
+        output, attestation = w.attestation(job_id, behaviour=behaviour)
+        data = canonical_bytes(SubmitResult(job_id, output, attestation))
+        before = w.state
+        effects = w.act("client-1", CallContract("marketplace", "checkResult", (), data, GAS))
+        (called,) = [e for e in effects if isinstance(e, ContractCalled)]
+        assert called.returned == (verdict,)
+        assert replace(w.state, nonces=before.nonces, block_gas=before.block_gas) == before

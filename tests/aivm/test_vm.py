@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from aci_ref.aivm.gas import matmul_gas
 from aci_ref.aivm.opcodes import OPCODES
-from aci_ref.aivm.vm import Contract, call, load_contract
+from aci_ref.aivm.vm import CallResult, Contract, call, load_contract
 from aci_ref.errors import RejectedError, Rejection
 from aci_ref.params import default_params
 
@@ -21,7 +21,9 @@ DEMO = load_contract(PARAMS, "ledger_demo", (CONTRACTS / "ledger_demo.wat").read
 GAS = 100_000
 
 
-def run(function: str, args: list[int], storage: dict[bytes, bytes] | None = None, gas: int = GAS):
+def run(
+    function: str, args: list[int], storage: dict[bytes, bytes] | None = None, gas: int = GAS
+) -> CallResult:
     return call(PARAMS, DEMO, OPCODES, storage or {}, function, args, gas)
 
 
@@ -174,7 +176,7 @@ def test_softmax_and_norm_charge_per_element() -> None:
 
 
 def test_alloc_grows_zeroed_pages_until_the_limit() -> None:
-    assert run("alloc", [64, 256], gas=10**6).returned == (65536,)  # a page after its own one
+    assert run("alloc", [64, 256], gas=PARAMS.aivm_gas_limit).returned == (65536,)  # page 2
     contract = _contract(  # memory 1 2: room for one more page, then none
         '(import "aivm" "tensor_alloc" (func $a (param i32 i32) (result i32)))'
         '(func (export "f") (result i32 i32)'
@@ -224,7 +226,7 @@ def test_calls_do_not_keep_their_stores_alive() -> None:
         original(self, *args)  # type: ignore[arg-type]
         stores.append(weakref.ref(self))
 
-    wasmtime.Store.__init__ = tracking  # type: ignore[method-assign]
+    wasmtime.Store.__init__ = tracking  # type: ignore[method-assign,assignment]
     try:
         for _ in range(5):
             run("increment", [1])
@@ -241,3 +243,38 @@ def test_hash_compare_tells_equal_hashes_from_different_ones() -> None:
         '(func (export "f") (result i32) (call $c (i32.const 0) (i32.const 64)))'
     )
     assert call(PARAMS, contract, OPCODES, {}, "f", [], GAS).returned == (1,)  # zeros = zeros
+
+
+def test_gas_by_opcode_splits_a_call_between_its_opcodes_and_its_instructions() -> None:
+    storage = {b"count": (40).to_bytes(8, "little")}
+    result = run("increment", [2], storage)
+    moved = len(b"count") + 8  # the key and the 8-byte counter, both ways
+    assert result.gas_by_opcode == {
+        "storage_read": PARAMS.gas_storage_read + PARAMS.gas_storage_per_byte * moved,
+        "storage_write": PARAMS.gas_storage_write + PARAMS.gas_storage_per_byte * moved,
+    }
+    assert list(result.gas_by_opcode) == sorted(result.gas_by_opcode)
+    plain = result.gas_used - sum(result.gas_by_opcode.values())
+    assert 0 < plain < 100  # a dozen instructions
+    squared = run("square", [8])
+    matmul = PARAMS.gas_host_call_base + matmul_gas(PARAMS, 8, 8, 8)
+    assert squared.gas_by_opcode == {"tensor_matmul": matmul}
+    assert run("spin", [100]).gas_by_opcode == {}  # only opcodes that ran are listed
+
+
+def test_gas_by_opcode_adds_up_repeated_calls_of_one_opcode() -> None:
+    once, twice = run("hash", [5]), run("verify", [5])  # verify hashes, then compares
+    assert set(twice.gas_by_opcode) == {"hash_compare", "model_hash"}
+    assert twice.gas_by_opcode["model_hash"] == once.gas_by_opcode["model_hash"]
+    contract = _contract(
+        '(import "aivm" "model_hash" (func $h (param i32 i32 i32)))'
+        '(func (export "f") (call $h (i32.const 0) (i32.const 7) (i32.const 100))'
+        " (call $h (i32.const 0) (i32.const 9) (i32.const 100)))"
+    )
+    result = call(PARAMS, contract, OPCODES, {}, "f", [], GAS)
+    per_byte = PARAMS.gas_hash_per_byte
+    assert result.gas_by_opcode == {"model_hash": 2 * PARAMS.gas_host_call_base + per_byte * 16}
+
+
+def test_a_call_result_built_without_per_opcode_gas_still_works() -> None:
+    assert CallResult((), 1, {}, ()).gas_by_opcode == {}

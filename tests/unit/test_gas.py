@@ -17,10 +17,17 @@ P = default_params()
 
 
 def test_papers_constants() -> None:
-    assert matmul_gas(P, 0, 0, 0) == 100
-    assert matmul_gas(P, 10, 10, 10) == 101
-    assert matmul_gas(P, 10, 10, 11) == 102  # 1.1 gas of work rounds up
-    assert matmul_gas(P, 1000, 1000, 1000) == 100 + 1_000_000
+    paper = dataclasses.replace(P, gas_matmul_base=100, gas_matmul_per_mac=Fraction(1, 1000))
+    assert matmul_gas(paper, 0, 0, 0) == 100
+    assert matmul_gas(paper, 10, 10, 10) == 101
+    assert matmul_gas(paper, 10, 10, 11) == 102  # 1.1 gas of work rounds up
+    assert matmul_gas(paper, 1000, 1000, 1000) == 100 + 1_000_000
+
+
+def test_the_shipped_schedule_charges_a_mac_as_a_plain_instruction() -> None:
+    """E106: g0 stays the paper's 100; g1 is one unit of gas, one fuel unit, per MAC."""
+    assert matmul_gas(P, 10, 10, 10) == 100 + 1000
+    assert matmul_gas(P, 16, 16, 16) == 100 + 4096
 
 
 @given(st.integers(0, 300), st.integers(0, 300), st.integers(0, 300))

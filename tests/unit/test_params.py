@@ -40,7 +40,7 @@ def test_the_papers_values() -> None:
     p = default_params()
     assert p.sampling_rate == Fraction(3, 1000)
     assert p.epsilon_num == Fraction(1, 10_000)
-    assert p.gas_matmul_per_mac == Fraction(1, 1000)
+    assert p.gas_matmul_per_mac == 1  # E106: the paper's 1/1000 underpriced a MAC
     assert (p.validator_min_stake, p.verifier_min_stake) == (100_000, 50_000)
     assert (p.worker_min_stake, p.lp_min_stake) == (10_000, 1_000)
     assert p.fee_worker_bps + p.fee_validators_bps + p.fee_verifiers_bps == 9_300

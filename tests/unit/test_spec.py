@@ -186,7 +186,8 @@ def _reached() -> set[object]:
         source = bundled_contracts()["ledger_demo"]
         contract = load_contract(params, "ledger_demo", source, OPCODES)
         calls = (("increment", [1]), ("square", [2]), ("softmax", [1, 4]), ("norm", [1, 4]))
-        for function, args in (*calls, ("alloc", [1, 4]), ("hash", [4]), ("verify", [4])):
+        more = (("alloc", [1, 4]), ("hash", [4]), ("verify", [4]), ("kl", [1, 4]), ("infer", [1]))
+        for function, args in (*calls, *more):
             call(params, contract, OPCODES, {}, function, args, 100_000)
         import wasmtime
 
@@ -203,6 +204,8 @@ def _reached() -> set[object]:
         (ordered,) = [bytes.fromhex(k) for k in shop.state.jobs]
         output, attestation = shop.attestation(ordered)
         result = canonical_bytes(SubmitResult(ordered, output, attestation))
+        check = CallContract("marketplace", "checkResult", (), result, 10**6)
+        shop.act("client-1", check)
         settle = CallContract("marketplace", "settleJob", (), result, 10**6)
         shop.act(shop.job(ordered).worker, settle)
         staker = shop.verifiers[0]
@@ -216,6 +219,9 @@ def _reached() -> set[object]:
         ballot = sign_vote(voting.keys[member], sampled, member, True, None)
         data = canonical_bytes(CastVote(ballot))
         voting.act(member, CallContract("marketplace", "castVote", (), data, 10**6))
+        from aci_ref.aivm.gas_table import gas_table
+
+        gas_table(default_params(), with_evm=False)
     finally:
         sys.setprofile(None)
     return called

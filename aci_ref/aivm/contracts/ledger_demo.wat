@@ -1,6 +1,6 @@
 ;; A small AIVM contract: a counter kept in storage and a fixed-point matrix product.
 ;; It exercises every kind of charge: plain instructions (fuel), storage reads and writes,
-;; and TENSOR_MATMUL's Equation 3 cost.
+;; TENSOR_MATMUL's Equation 3 cost, and the model opcodes on a 4→3→2 perceptron it carries.
 (module
   (import "aivm" "storage_read" (func $read (param i32 i32 i32 i32) (result i32)))
   (import "aivm" "storage_write" (func $write (param i32 i32 i32 i32)))
@@ -10,9 +10,16 @@
   (import "aivm" "tensor_alloc" (func $alloc (param i32 i32) (result i32)))
   (import "aivm" "model_hash" (func $hash (param i32 i32 i32)))
   (import "aivm" "hash_compare" (func $same (param i32 i32) (result i32)))
+  (import "aivm" "kl_diverge" (func $kl (param i32 i32 i32 i32 i32)))
+  (import "aivm" "model_load" (func $load (param i32 i32 i32) (result i32)))
+  (import "aivm" "model_infer" (func $infer (param i32 i32 i32 i32)))
   (memory (export "memory") 1 16)
   ;; the key "count" at offset 0; the counter's 8 bytes at offset 16
   (data (i32.const 0) "count")
+  ;; at 60000 an on-chain model (aci_ref.aivm.models: 4 inputs, 3 ReLU units, 2 softmax
+  ;; outputs; 104 canonical bytes), at 60160 the SHA-256 it is loaded by
+  (data (i32.const 60000) "\41\51\4d\31\02\01\04\00\03\00\02\00\00\00\01\00\00\80\ff\ff\00\40\00\00\00\80\00\00\00\00\01\00\00\00\00\00\00\00\00\00\00\40\00\00\00\00\01\00\00\00\ff\ff\00\80\00\00\00\80\00\00\00\20\00\00\00\00\00\00\00\e0\ff\ff\00\00\01\00\00\00\ff\ff\00\80\00\00\00\80\00\00\00\c0\ff\ff\00\00\01\00\00\00\00\00\00\10\00\00")
+  (data (i32.const 60160) "\5a\56\10\0c\6f\17\b5\28\2e\05\b6\7b\13\13\fe\ee\49\1d\83\40\ab\84\e3\f3\9a\0d\1f\34\c4\8c\1c\e9")
 
   ;; increment(by) -> new value: read, add, write back.
   (func (export "increment") (param $by i64) (result i64)
@@ -48,6 +55,20 @@
   (func (export "verify") (param $len i32) (result i32)
     (call $hash (i32.const 0) (local.get $len) (i32.const 65504))
     (call $same (i32.const 65504) (i32.const 65472)))
+
+  ;; kl(rows, cols): each row's KL(p ‖ q) with p at 1024 and q at 16384, one int32 per row at 32768.
+  (func (export "kl") (param $rows i32) (param $cols i32)
+    (call $kl (i32.const 1024) (i32.const 16384) (i32.const 32768)
+              (local.get $rows) (local.get $cols)))
+
+  ;; infer(rows) -> handle: load the carried model by its hash (-1: the bytes are not it), then
+  ;; run it on rows × 4 Q16.16 inputs at 1024; rows × 2 outputs land at 32768.
+  (func (export "infer") (param $rows i32) (result i32)
+    (local $model i32)
+    (local.set $model (call $load (i32.const 60000) (i32.const 104) (i32.const 60160)))
+    (if (i32.lt_s (local.get $model) (i32.const 0)) (then (return (local.get $model))))
+    (call $infer (local.get $model) (i32.const 1024) (local.get $rows) (i32.const 32768))
+    (local.get $model))
 
   ;; spin(n): n empty loop turns, to measure plain-instruction fuel.
   (func (export "spin") (param $n i32)

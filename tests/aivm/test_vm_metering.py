@@ -1,0 +1,215 @@
+"""Fuel checks and the reserve: how far a call can run past its gas limit (errata E100).
+
+wasmtime checks fuel on entering a function and at loop headers; admission puts an empty loop
+after every call (`aci_ref.aivm.meter`, tested on its own in `test_meter.py`), so a return is
+checked too. Here: the section reader and the reserve it sizes, the checks change no bundled
+contract's gas, and a recursion that has run out stops at once instead of finishing every frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import wasmtime
+
+from aci_ref.aivm.bundled import bundled_contracts
+from aci_ref.aivm.engine import (
+    WASM_HEADER,
+    compile_module,
+    contract_engine,
+    fuel_reserve,
+    module_sections,
+)
+from aci_ref.aivm.opcodes import OPCODES
+from aci_ref.aivm.vm import CallContext, Contract, Opcode, call, load_contract
+from aci_ref.errors import RejectedError, Rejection
+from aci_ref.params import default_params
+
+PARAMS = default_params()
+ENGINE = contract_engine(PARAMS)
+GAS = 100_000
+DEMO_WASM = bytes(wasmtime.wat2wasm(bundled_contracts()["ledger_demo"]))
+MEMORY = '(memory (export "memory") 1 2)'
+
+
+def leb128(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def custom_section(payload_bytes: int, name: bytes = b"pad") -> bytes:
+    content = leb128(len(name)) + name + b"\xaa" * payload_bytes
+    return b"\x00" + leb128(len(content)) + content
+
+
+def code_section(wasm: bytes) -> tuple[int, int, int]:
+    """Where the code section's id byte sits, where its payload starts and its size, read
+    without the host's reader."""
+    at = len(WASM_HEADER)
+    while at < len(wasm):
+        kind, start, at = wasm[at], at, at + 1
+        size = shift = 0
+        while True:
+            byte, at = wasm[at], at + 1
+            size, shift = size | (byte & 0x7F) << shift, shift + 7
+            if byte < 0x80:
+                break
+        if kind == 10:
+            return start, at, size
+        at += size
+    return at, at, 0
+
+
+def load(source: str | bytes, opcodes: dict[str, Opcode] | None = None) -> Contract:
+    return load_contract(PARAMS, "probe", source, OPCODES if opcodes is None else opcodes)
+
+
+def unmetered(contract: Contract) -> Contract:
+    """The same contract compiled as submitted, without the checks: the engine's own metering."""
+    return replace(contract, module=compile_module(contract.engine, contract.wasm))
+
+
+def outcome(contract: Contract, function: str, args: list[int], gas: int) -> object:
+    try:
+        result = call(PARAMS, contract, OPCODES, {}, function, args, gas)
+    except RejectedError as refused:
+        return refused.rejection
+    return result.returned, result.gas_used, result.gas_by_opcode
+
+
+# -- the section reader and the reserve ----------------------------------------------------------
+
+
+def test_the_section_reader_refuses_what_it_cannot_split() -> None:
+    for broken in (
+        b"nope",
+        WASM_HEADER + b"\x0a\x85\x80\x80\x80\x80\x00",
+        WASM_HEADER + b"\x0a\x05",
+    ):
+        with pytest.raises(RejectedError) as caught:
+            module_sections(broken)
+        assert caught.value.rejection is Rejection.BAD_MODULE
+    kinds = [kind for kind, _ in module_sections(DEMO_WASM)]
+    assert 10 in kinds and 8 not in kinds
+
+
+PADDED = load(DEMO_WASM + custom_section(200_000))
+PLAIN = load(DEMO_WASM)
+
+
+def test_padding_a_module_does_not_grow_its_reserve() -> None:
+    assert len(PADDED.wasm) > 200_000
+    assert PADDED.reserve == PLAIN.reserve == code_section(DEMO_WASM)[2]
+    assert fuel_reserve(PADDED.wasm) == PLAIN.reserve < len(DEMO_WASM)
+    assert fuel_reserve(WASM_HEADER) == 1  # no code at all still leaves the verdict exact
+
+
+@pytest.mark.parametrize(("function", "args"), [("square", [4]), ("spin", [40]), ("hash", [9])])
+def test_a_padded_module_is_out_of_gas_at_every_limit_below_its_need(
+    function: str, args: list[int]
+) -> None:
+    needed = call(PARAMS, PLAIN, OPCODES, {}, function, args, GAS).gas_used
+    assert call(PARAMS, PADDED, OPCODES, {}, function, args, needed).gas_used == needed
+    for gas in range(1, needed):
+        with pytest.raises(RejectedError) as caught:
+            call(PARAMS, PADDED, OPCODES, {}, function, args, gas)
+        assert caught.value.rejection is Rejection.OUT_OF_GAS
+
+
+# -- gas, and how far a call runs past its limit -------------------------------------------------
+
+
+DEMO_CALLS = [
+    ("increment", [5]),
+    ("square", [4]),
+    ("spin", [40]),
+    ("hash", [9]),
+    ("verify", [5]),
+    ("softmax", [2, 8]),
+    ("norm", [2, 8]),
+    ("alloc", [4, 4]),
+    ("infer", [1]),
+    ("kl", [1, 4]),
+    ("fail", []),
+]
+
+
+def test_the_checks_change_no_gas_of_the_demo_contract() -> None:
+    bare = unmetered(PLAIN)
+    for function, args in DEMO_CALLS:
+        metered = outcome(PLAIN, function, args, GAS)
+        assert metered == outcome(bare, function, args, GAS), function
+        if isinstance(metered, tuple):
+            assert outcome(PLAIN, function, args, metered[1] - 1) is Rejection.OUT_OF_GAS
+
+
+def test_the_checks_change_no_gas_of_the_marketplace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Table 9's operations through the marketplace, with and without the checks."""
+    from aci_ref.aivm import vm
+    from aci_ref.aivm.gas_table import measure_aivm
+    from aci_ref.chain.contracts import admit_contract
+
+    params = replace(PARAMS, aivm_block_gas_limit=10**12)  # every row in one block
+    metered = measure_aivm(params)
+    admit_contract.cache_clear()  # admission is cached: recompile without the checks
+    monkeypatch.setattr(vm, "meter", lambda wasm: wasm)
+    try:
+        bare = measure_aivm(params)
+    finally:
+        admit_contract.cache_clear()
+    assert [(r.operation, r.gas, r.opcode_gas) for r in metered] == [
+        (r.operation, r.gas, r.opcode_gas) for r in bare
+    ]
+    assert len(metered) >= 6
+
+
+def _ticking(ticks: list[int]) -> dict[str, Opcode]:
+    def tick(context: CallContext) -> None:
+        ticks.append(context.store.get_fuel())
+
+    return {**OPCODES, "tick": Opcode("tick", (), (), tick)}
+
+
+def test_a_recursion_out_of_gas_stops_instead_of_finishing_every_frame() -> None:
+    """After the deepest call every frame's tail runs on the way back; wasmtime alone checks
+    none of them, so all would run once the gas is gone. With a check after each return the
+    call stops within about one tail of its fuel running out."""
+    tail = "(local.set 1 (i32.xor (i32.mul (local.get 1) (local.get 1)) (i32.const 5)))" * 50
+    source = (
+        '(module (import "aivm" "tick" (func $tick))'
+        " (func $r (param i32) (local i32) (local.set 1 (i32.load (i32.const 0)))"
+        " (if (local.get 0) (then (call $r (i32.sub (local.get 0) (i32.const 1)))))"
+        f" {tail} (call $tick) (i32.store (i32.const 8) (local.get 1)))"
+        f' (func (export "f") (param i32) (call $r (local.get 0))) {MEMORY})'
+    )
+    ticks: list[int] = []
+    opcodes = _ticking(ticks)
+    contract = load(source, opcodes)
+    depth = 100
+
+    def run(which: Contract, gas: int) -> object:
+        ticks.clear()
+        try:
+            return call(PARAMS, which, opcodes, {}, "f", [depth], gas).gas_used
+        except RejectedError as refused:
+            return refused.rejection
+
+    needed = run(contract, GAS)
+    assert isinstance(needed, int) and len(ticks) == depth + 1
+    per_frame = needed // (depth + 1)
+    assert per_frame * depth > contract.reserve  # the tails alone outrun the reserve
+    gas = needed // 2
+    assert run(unmetered(contract), gas) is Rejection.OUT_OF_GAS
+    assert len(ticks) == depth + 1  # the engine alone: every tail ran with no gas left
+    assert ticks[-1] == 0
+    assert run(contract, gas) is Rejection.OUT_OF_GAS
+    assert len(ticks) <= (gas + contract.reserve) // per_frame + 2  # stopped within a tail
+    assert ticks.count(0) <= 1
+    for limit in range(needed - 300, needed):  # and exact at every limit
+        assert run(contract, limit) is Rejection.OUT_OF_GAS
+    assert run(contract, needed) == needed
