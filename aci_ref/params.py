@@ -168,6 +168,7 @@ class Params:
     gas_storage_write: int = _count(0)
     gas_storage_per_byte: int = _count(0)
     aivm_gas_limit: int = _count()
+    aivm_gas_call_base: int = _count(0)
     aivm_block_gas_limit: int = _count()
     aivm_memory_pages: int = _count()
     aivm_max_module_bytes: int = _count()

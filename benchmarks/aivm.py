@@ -85,6 +85,8 @@ def measure_marketplace(jobs: int, rounds: int) -> dict[str, Any]:
     import wasmtime
 
     from aci_ref.aivm.bundled import bundled_contracts
+    from aci_ref.aivm.market_opcodes import MARKET_OPCODES
+    from aci_ref.aivm.opcodes import OPCODES
     from aci_ref.chain import ContractCalled, apply
     from aci_ref.encoding import canonical_bytes
     from aci_ref.events import CallContract, SubmitResult
@@ -131,11 +133,11 @@ def measure_marketplace(jobs: int, rounds: int) -> dict[str, Any]:
             continue
         stats = pstats.Stats(profile)
         host = 0.0
+        bodies = {op.body.__name__ for op in (*OPCODES.values(), *MARKET_OPCODES.values())}
         for (filename, _, name), row in stats.stats.items():  # type: ignore[attr-defined]
-            if filename.endswith(
-                ("aivm/opcodes.py", "aivm/market_opcodes.py")
-            ) and not name.startswith("_"):
-                host += row[3]  # cumulative time of a public opcode body
+            # only opcode bodies (never helpers they call, whose time is already inside)
+            if filename.endswith(("aivm/opcodes.py", "aivm/market_opcodes.py")) and name in bodies:
+                host += row[3]  # cumulative time of an opcode body
         shares.append(host / elapsed)
     return {
         "calls_per_s": round(statistics.median(rates), 1),

@@ -173,8 +173,11 @@ def _gas_table_json(rows: list[Any]) -> dict[str, Any]:
                 "aivm_instruction_gas": r.aivm.instruction_gas,
                 "aivm_detail": r.aivm.detail,
                 "evm_gas": r.evm_gas,
+                "evm_execution_gas": r.evm_execution_gas,
+                "evm_gas_by_group": dict(r.evm_groups),
                 "evm_detail": r.evm_detail,
                 "measured_savings_pct": r.savings_pct,
+                "measured_execution_savings_pct": r.execution_savings_pct,
                 "paper_aci_gas": r.paper.aci_gas,
                 "paper_l2_gas": r.paper.l2_gas,
                 "paper_savings_pct": r.paper.savings_pct,
@@ -201,15 +204,18 @@ def cmd_aivm_gas_table(args: argparse.Namespace, console: Console) -> int:
         return 0
     table = Table(
         title="Table 9, measured: the AIVM, a real EVM, and the paper",
-        caption="AIVM gas: a schedule the reference wrote (spec/aivm.md). EVM gas: py-evm's Cancun"
-        " schedule running Marketplace.sol, per transaction, 21,000 intrinsic included. Paper:"
-        " Table 9 as printed (its L2 unnamed).",
+        caption="AIVM gas: a schedule the reference wrote (spec/aivm.md), aivm_gas_call_base"
+        " included. EVM gas: py-evm's Cancun schedule running Marketplace.sol, per transaction,"
+        " 21,000 intrinsic and calldata included; execution: without them, and the AIVM without"
+        " its call base. Paper: Table 9 as printed (its L2 unnamed).",
     )
     columns = (
         "operation",
         "AIVM gas",
         "EVM gas",
         "saving",
+        "EVM execution",
+        "saving, execution",
         "paper ACI",
         "paper L2",
         "paper saving",
@@ -219,11 +225,15 @@ def cmd_aivm_gas_table(args: argparse.Namespace, console: Console) -> int:
     for r in rows:
         evm = "—" if r.evm_gas is None else f"{r.evm_gas:,}"
         saving = "—" if r.savings_pct is None else f"{r.savings_pct:.0f}%"
+        executed = "—" if r.evm_execution_gas is None else f"{r.evm_execution_gas:,}"
+        saved = "—" if r.execution_savings_pct is None else f"{r.execution_savings_pct:.0f}%"
         table.add_row(
             r.operation,
             f"{r.aivm.gas:,}",
             evm,
             saving,
+            executed,
+            saved,
             f"{r.paper.aci_gas:,}",
             f"{r.paper.l2_gas:,}",
             f"{r.paper.savings_pct}%",

@@ -2,8 +2,8 @@
 
 Every row runs one operation on both machines and reports both results (which must agree) and
 both gas figures. The AIVM's gas comes from a schedule the reference wrote (`spec/aivm.md`); the
-EVM's is py-evm's Cancun schedule per transaction, intrinsic 21,000 included. Rows are what the
-demo contracts do today; Table 9's five operations join once the marketplace contract exists.
+EVM's is py-evm's Cancun schedule per transaction, intrinsic 21,000 included. Table 9's
+operations are `aci_ref.aivm.gas_table`'s.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from aci_ref.params import Params
 DEMO_ROWS: Final = (
     ("counter, first write", "increment", (5,), "increment(uint64)"),
     ("counter, update", "increment", (7,), "increment(uint64)"),
-    ("Q16.16 matmul 4×4", "square", (4,), "square(uint256)"),
-    ("Q16.16 matmul 8×8", "square", (8,), "square(uint256)"),
-    ("Q16.16 matmul 16×16", "square", (16,), "square(uint256)"),
+    ("Q16.16 matmul 4×4", "product", (4,), "product(uint256)"),
+    ("Q16.16 matmul 8×8", "product", (8,), "product(uint256)"),
+    ("Q16.16 matmul 16×16", "product", (16,), "product(uint256)"),
 )
 """(operation, function, arguments, the twin's Solidity signature), run in this order."""
 

@@ -226,8 +226,8 @@ def fixed_kl_divergence(p: Ints, q: Ints) -> Ints:
     p and q are rows of Q16.16 probabilities, each element in [0, 1] (else `bad_input`); rows
     need not sum to exactly 1 (a fixed-point softmax rarely does), so a row's value may be
     slightly negative. KL = ln 2 · Σ_{p_i > 0} p_i · (log2 p_i − log2 q_i), with `log2_fixed`;
-    the sum is exact and rounded once to Q16.16 (ties toward +∞). A row where some q_i = 0 < p_i
-    is `KL_INFINITE`.
+    the sum is exact and rounded once to Q16.16 (ties toward +∞), a finite value saturating at
+    `KL_INFINITE` − 1. A row where some q_i = 0 < p_i is `KL_INFINITE`.
     """
     if p.ndim != 2 or p.shape != q.shape:
         raise RejectedError(Rejection.BAD_INPUT, f"KL of {p.shape} and {q.shape}")
@@ -245,5 +245,5 @@ def fixed_kl_divergence(p: Ints, q: Ints) -> Ints:
         terms = (p[r] * (log_p[r] - log_q[r]))[support]  # each below 2^17 · 2^35
         total = sum(int(t) for t in terms.tolist())  # exact: Python integers
         value = (total * LN2_Q62 + (1 << 91)) >> 92  # Q46 · Q62 → Q16
-        out[r] = min(max(value, INT32_MIN), KL_INFINITE)
+        out[r] = min(max(value, INT32_MIN), KL_INFINITE - 1)  # finite stays below +∞
     return out

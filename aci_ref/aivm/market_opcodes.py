@@ -214,9 +214,10 @@ def stake(context: CallContext, role: int, amount: int) -> None:
 def unstake(context: CallContext, role: int, amount: int) -> None:
     """ref: contract staking (errata E103) — start unbonding `amount` of a role as the caller.
 
-    Gas: `gas_stake`. Operation: the chain's Unbond processor as the sender, with its refusals.
+    Gas: `gas_stake` + `gas_storage_write`, for the unbonding entry it adds and every node keeps
+    (E106). Operation: the chain's Unbond processor as the sender, with its refusals.
     """
-    context.charge(context.params.gas_stake)
+    context.charge(context.params.gas_stake + context.params.gas_storage_write)
     env = _env(context)
     env.state, effects = process_unbond(env.state, Unbond(_role(role), amount), env.sender)
     keep_effects(context, env, effects)

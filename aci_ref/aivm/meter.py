@@ -10,6 +10,11 @@ The rewrite decodes each function body into its instructions, exactly as submitt
 the body back with the checks inserted; only the code section and the lengths of the bodies in
 it change. The decoder knows every instruction the engine admits (WebAssembly 2.0 without SIMD)
 and refuses anything else with `bad_module`.
+
+While it decodes, it counts each body's branches (`BRANCHES`), because with fuel on wasmtime's
+compile time grows with the square of one body's branches and in step with the module's: a
+body past `aivm_max_body_branches`, or bodies past `aivm_max_module_branches` in all, would make
+admission itself a CPU bomb, and are `bad_module`.
 """
 
 from __future__ import annotations
@@ -80,6 +85,41 @@ _VALUE_TYPES: Final = frozenset({0x7F, 0x7E, 0x7D, 0x7C, 0x7B, 0x70, 0x6F})
 """i32, i64, f32, f64, v128, funcref, externref: each one byte (the engine refuses v128 and
 externref itself; typed references, which take more bytes, are off)."""
 
+BRANCHES: Final[dict[int, int]] = {
+    0x02: 1,  # block
+    0x03: 1,  # loop
+    0x04: 1,  # if
+    0x0C: 1,  # br
+    0x0D: 1,  # br_if
+    0x10: 1,  # call: the check put after it
+    0x11: 3,  # call_indirect: its check, and the bounds and lazy-initialisation tests of its slot
+    0x25: 2,  # table.get: the lazy-initialisation test of its slot
+    0x40: 1,  # memory.grow: a call into the runtime
+}
+"""ref: AIVM metering (errata E100) — what an instruction adds to its body's branches.
+
+A branch is what wasmtime's fuel-metered compile pays for: a block, loop or if, a branch, a
+`br_table` target (one each, the default included), a check after a call, or a call into the
+runtime. An instruction whose compiled form branches or calls out more is worth several: each
+weight is its measured compile time over that of one `call` with its check, rounded up.
+"""
+
+BODY_BRANCHES: Final = 2
+"""ref: AIVM metering (errata E100) — what a body weighs before its first instruction: the fuel
+check on entry, and the rest of what compiling one more function costs (measured: two calls)."""
+
+PREFIXED_BRANCHES: Final[dict[int, int]] = {
+    8: 2,  # memory.init
+    10: 1,  # memory.copy
+    11: 1,  # memory.fill
+    12: 6,  # table.init
+    14: 8,  # table.copy
+    15: 4,  # table.grow
+    17: 3,  # table.fill
+}
+"""ref: AIVM metering (errata E100) — `BRANCHES` of the 0xFC instructions, by sub-opcode."""
+
+_BR_TABLE, _PREFIX_OP = 0x0E, 0xFC
 _REF_TYPES: Final = frozenset({0x70, 0x6F})
 _EMPTY_BLOCK: Final = 0x40
 _DEPTH_OPENERS: Final = frozenset({0x02, 0x03, 0x04})
@@ -175,12 +215,14 @@ class Body:
     """ref: AIVM metering (errata E100) — one function body, decoded.
 
     `size` is its length field and `locals` its local declarations, as submitted; `code` its
-    instructions in order, each its exact bytes, the closing `end` last.
+    instructions in order, each its exact bytes, the closing `end` last; `branches` what they
+    weigh by `BRANCHES`, the checks the rewrite adds included.
     """
 
     size: bytes
     locals: bytes
     code: tuple[bytes, ...]
+    branches: int = 0
 
     @property
     def calls(self) -> int:
@@ -201,6 +243,16 @@ class Body:
         return _leb(len(content)) + content
 
 
+def _branches(data: bytes, at: int) -> int:
+    """What the instruction at `at`, already decoded, weighs by `BRANCHES`."""
+    opcode = data[at]
+    if opcode == _BR_TABLE:
+        return _u32(data, at + 1)[0] + 1
+    if opcode == _PREFIX_OP:
+        return PREFIXED_BRANCHES.get(_u32(data, at + 1)[0], 0)
+    return BRANCHES.get(opcode, 0)
+
+
 def decode_body(size: bytes, data: bytes) -> Body:
     """ref: AIVM metering (errata E100) — split one body's bytes into locals and instructions.
 
@@ -210,7 +262,7 @@ def decode_body(size: bytes, data: bytes) -> Body:
     groups, at = _u32(data, 0)
     for _ in range(groups):
         at = _value_type(data, _skip_leb(data, at, 5))
-    local_end, code, depth = at, [], 1
+    local_end, code, depth, branches = at, [], 1, BODY_BRANCHES
     while depth:
         if at >= len(data):
             raise _refuse(at, "a body without its closing end")
@@ -219,11 +271,12 @@ def decode_body(size: bytes, data: bytes) -> Body:
             raise _refuse(at, "an instruction runs past its body")
         opcode = data[at]
         depth += (opcode in _DEPTH_OPENERS) - (opcode == _END)
+        branches += _branches(data, at)
         code.append(data[at:end])
         at = end
     if at != len(data):
         raise _refuse(at, "bytes after a body's closing end")
-    return Body(size, data[:local_end], tuple(code))
+    return Body(size, data[:local_end], tuple(code), branches)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,21 +301,40 @@ class Code:
         return self.before + bytes([CODE_SECTION]) + size + payload + self.after
 
 
-def decode(wasm: bytes) -> Code | None:
+def decode(
+    wasm: bytes, body_branches: int | None = None, module_branches: int | None = None
+) -> Code | None:
     """ref: AIVM metering (errata E100) — `wasm` split around its code section, or None if it
-    has none. Refused with `bad_module` as `sections` and `decode_body` refuse."""
+    has none.
+
+    Refused with `bad_module` as `sections` and `decode_body` refuse, and when a body weighs
+    more than `body_branches` or all of them more than `module_branches` (None: no bound).
+    """
     found = [s for s in sections(wasm) if s.kind == CODE_SECTION]
     if not found:
         return None
     section = found[0]
     payload = wasm[section.payload : section.end]
     count, at = _u32(payload, 0)
-    count_field, bodies = payload[:at], []
+    count_field, bodies, total = payload[:at], [], 0
     for _ in range(count):
         length, start = _u32(payload, at)
         if start + length > len(payload):
             raise _refuse(at, "a body runs past its section")
-        bodies.append(decode_body(payload[at:start], payload[start : start + length]))
+        body = decode_body(payload[at:start], payload[start : start + length])
+        if body_branches is not None and body.branches > body_branches:
+            raise RejectedError(
+                Rejection.BAD_MODULE,
+                f"a function body with {body.branches} branches, at most {body_branches}",
+            )
+        total += body.branches
+        if module_branches is not None and total > module_branches:
+            # Refused as soon as the sum passes the bound: the bodies left need not be read.
+            raise RejectedError(
+                Rejection.BAD_MODULE,
+                f"function bodies with more than {module_branches} branches in all",
+            )
+        bodies.append(body)
         at = start + length
     if at != len(payload):
         raise _refuse(at, "bytes after the last body")
@@ -275,14 +347,16 @@ def decode(wasm: bytes) -> Code | None:
     )
 
 
-def meter(wasm: bytes) -> bytes:
+def meter(
+    wasm: bytes, body_branches: int | None = None, module_branches: int | None = None
+) -> bytes:
     """ref: AIVM metering (errata E100) — `wasm` with a fuel check after every call.
 
     Every byte outside the code section is kept; inside it, each body gains a `CHECKPOINT`
     after each `call` and `call_indirect` and a new length. Refused with `bad_module` as
-    `decode` refuses.
+    `decode` refuses, the bounds on branches included.
     """
-    code = decode(wasm)
+    code = decode(wasm, body_branches, module_branches)
     return wasm if code is None else code.encode(checks=True)
 
 

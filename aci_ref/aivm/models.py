@@ -93,15 +93,15 @@ def parse_model(params: Params, data: bytes) -> FixedModel:
 def infer_gas(params: Params, model: FixedModel, rows: int) -> int:
     """Equation 2 for MODEL_INFER: one host call, Equation 3 per layer, per element after.
 
-    `gas_host_call_base` + Σ_l (`matmul_gas`(rows, d_{l+1}, d_l) + `gas_tensor_per_element` ·
-    rows · d_{l+1}) — the bias and the activation touch every output element once — plus, with
-    the softmax flag, `gas_tensor_per_element` · rows · d_L.
+    `gas_host_call_base` + Σ_l (`gas_host_call_base` + `matmul_gas`(rows, d_{l+1}, d_l) +
+    `gas_tensor_per_element` · rows · d_{l+1}) — each layer is a product as costly to start as a
+    TENSOR_MATMUL call, and the bias and the activation touch every output element once — plus,
+    with the softmax flag, `gas_tensor_per_element` · rows · d_L.
     """
     total = params.gas_host_call_base
     for d_in, d_out in pairwise(model.dims):
-        total += (
-            matmul_gas(params, rows, d_out, d_in) + params.gas_tensor_per_element * rows * d_out
-        )
+        total += params.gas_host_call_base + matmul_gas(params, rows, d_out, d_in)
+        total += params.gas_tensor_per_element * rows * d_out
     if model.softmax:
         total += params.gas_tensor_per_element * rows * model.dims[-1]
     return total

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from fractions import Fraction
 from functools import cache
-from typing import Any
+from typing import Any, Final
 
 import immutables
 
@@ -38,6 +38,10 @@ def admit_contract(params: Params, name: str, wasm: bytes) -> Any:
     return load_contract(params, name, wasm, {**OPCODES, **MARKET_OPCODES})
 
 
+CALL_BASE: Final = "call_base"
+"""ref: contract call fees (errata E105) — the name `aivm_gas_call_base` has in `opcode_gas`."""
+
+
 def gas_escrow_id(sender: str, nonce: int) -> str:
     """ref: contract call fees (errata E105) — the escrow holding a call's gas fee while it runs."""
     return f"gas:{sender}:{nonce}"
@@ -54,16 +58,18 @@ def process_call_contract(
 ) -> tuple[ChainState, Effects]:
     """§5.4 (ref: contract calls, errata E102, E105): run one contract call as `sender`.
 
-    Refused, changing nothing: `unknown_contract`; `bad_input` (a gas limit outside [1,
-    `aivm_gas_limit`]); `block_gas_exhausted` (the limit does not fit what is left of
-    `aivm_block_gas_limit` since the last sealed block, which counts each call's gas used, or
-    its whole limit if it failed); the ledger's refusals when the sender cannot escrow the
-    whole fee, `gas_fee(gas_limit)`. Then the call runs with that fee held. If it returns, the
-    state its opcodes left becomes the chain's, its storage the contract's (keys and values as
-    bytes), and `gas_fee(gas_used)` is burned, the rest refunded. If it fails (out of gas, a
-    trap, any refusal of the VM or of the processors its opcodes run), it is still accepted:
-    everything it did is undone but the whole fee is burned (`ContractReverted`), so a call
-    that makes validators work never costs its sender nothing.
+    Refused, changing nothing: `unknown_contract`; `bad_input` (a gas limit not above
+    `aivm_gas_call_base` — what instantiating, linking and entering the module costs whatever
+    it then does — or above `aivm_gas_limit`); `block_gas_exhausted` (the limit does not fit
+    what is left of `aivm_block_gas_limit` since the last sealed block, which counts each
+    call's gas used, or its whole limit if it failed); the ledger's refusals when the sender
+    cannot escrow the whole fee, `gas_fee(gas_limit)`. Then the module runs, with that fee held,
+    on the limit less the base. If it returns, the state its opcodes left becomes the chain's,
+    its storage the contract's (keys and values as bytes), and `gas_fee(base + gas used)` is
+    burned, the rest refunded. If it fails (out of gas, a trap, any refusal of the VM or of the
+    processors its opcodes run), it is still accepted: everything it did is undone but the
+    whole fee is burned (`ContractReverted`), so a call that makes validators work never costs
+    its sender nothing.
     """
     from aci_ref.aivm.market_opcodes import MARKET_OPCODES, ChainEnv
     from aci_ref.aivm.opcodes import OPCODES
@@ -74,8 +80,9 @@ def process_call_contract(
     if deployed is None:
         raise RejectedError(Rejection.UNKNOWN_CONTRACT, body.contract)
     params = state.params
-    if not 1 <= body.gas_limit <= params.aivm_gas_limit:
-        raise RejectedError(Rejection.BAD_INPUT, f"gas limit {body.gas_limit}")
+    base = params.aivm_gas_call_base
+    if not base < body.gas_limit <= params.aivm_gas_limit:
+        raise RejectedError(Rejection.BAD_INPUT, f"gas limit {body.gas_limit} (base {base})")
     if state.block_gas + body.gas_limit > params.aivm_block_gas_limit:
         left = params.aivm_block_gas_limit - state.block_gas
         raise RejectedError(Rejection.BLOCK_GAS_EXHAUSTED, f"{left} gas left in this block")
@@ -96,7 +103,7 @@ def process_call_contract(
             {bytes.fromhex(k): v for k, v in storage.items()},
             body.function,
             body.args,
-            body.gas_limit,
+            body.gas_limit - base,
             env,
         )
     except RejectedError as failed:
@@ -104,14 +111,13 @@ def process_call_contract(
         if most > 0:
             reverted = replace(held, ledger=ledger.escrow_burn(held.ledger, held_id, most))
         return reverted, (ContractReverted(body.contract, body.function, failed.rejection, most),)
-    fee = gas_fee(params, result.gas_used)
-    after = replace(env.state, block_gas=state.block_gas + result.gas_used)
+    used = base + result.gas_used
+    fee = gas_fee(params, used)
+    after = replace(env.state, block_gas=state.block_gas + used)
     if most > 0:
         after = replace(after, ledger=ledger.escrow_burn(after.ledger, held_id, fee))
     kept = immutables.Map({k.hex(): v for k, v in sorted(result.storage.items())})
     after = replace(after, contract_storage=after.contract_storage.set(body.contract, kept))
-    by_opcode = tuple(sorted(result.gas_by_opcode.items()))
-    called = ContractCalled(
-        body.contract, body.function, result.returned, result.gas_used, fee, by_opcode
-    )
+    by_opcode = tuple(sorted({**result.gas_by_opcode, CALL_BASE: base}.items()))
+    called = ContractCalled(body.contract, body.function, result.returned, used, fee, by_opcode)
     return after, (*env.effects, called)

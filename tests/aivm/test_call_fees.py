@@ -47,7 +47,7 @@ def test_a_call_that_returns_burns_its_used_gas_and_refunds_the_rest() -> None:
 def test_a_failing_call_undoes_everything_but_burns_its_whole_limit() -> None:
     w = world()
     before = w.state
-    limit = 50  # far below submitJob's need
+    limit = w.params.aivm_gas_call_base + 50  # far below submitJob's need
     effects = w.act("client-0", submit(w, limit))
     fee = limit * PRICE
     assert effects == (ContractReverted("marketplace", "submitJob", Rejection.OUT_OF_GAS, fee),)
@@ -73,7 +73,7 @@ def test_a_sender_who_cannot_cover_the_limit_is_refused_before_the_call_runs() -
     balance = w.state.ledger.balances["client-0"]
     w.act("client-0", Transfer("client-1", balance - 10))  # keep 10 base units
     assert w.refuse(w.sign("client-0", submit(w, 10**6))) is Rejection.INSUFFICIENT_BALANCE
-    for limit in (0, w.params.aivm_gas_limit + 1):
+    for limit in (0, w.params.aivm_gas_call_base, w.params.aivm_gas_limit + 1):
         assert w.refuse(w.sign("client-1", submit(w, limit))) is Rejection.BAD_INPUT
 
 

@@ -35,17 +35,24 @@ def test_load_compiled_refuses_a_twin_that_does_not_exist() -> None:
     assert refused.value.rejection is Rejection.UNKNOWN_CONTRACT
 
 
+def pattern_corner(n: int) -> int:
+    """C[n-1][n-1] of A · A for the demo's pattern a_i = ((7i + 3) mod 17 − 8) · 2^13, exactly."""
+    a = [(((7 * i + 3) % 17) - 8) << 13 for i in range(n * n)]
+    total = sum(a[(n - 1) * n + k] * a[k * n + n - 1] for k in range(n))
+    return (total + (1 << 15)) >> 16
+
+
 @needs_evm
 def test_both_machines_compute_the_same_and_report_gas() -> None:
     from aci_ref.aivm.compare import compare_demo
 
     rows = compare_demo(default_params())
+    corners = [pattern_corner(n) for n in (4, 8, 16)]
+    assert all(corners)  # nonzero products: the machines agree on real arithmetic
     assert [(r.aivm_result, r.evm_result) for r in rows] == [
         (5, 5),
         (12, 12),
-        (0, 0),
-        (0, 0),
-        (0, 0),
+        *((c, c) for c in corners),
     ]
     first, update = rows[0], rows[1]
     assert first.evm_gas > update.evm_gas > 21_000  # a fresh slot costs more; intrinsic included

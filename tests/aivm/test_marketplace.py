@@ -117,7 +117,8 @@ def test_the_contract_records_its_jobs_and_a_refused_call_leaves_nothing() -> No
     assert dict(w.state.contract_storage["marketplace"]) == {job_id: record}
     data = w.new_input()
     body = CallContract("marketplace", "submitJob", (SLA_MS, 12_000, 1), bytes([3]) + data, GAS)
-    starved = CallContract("marketplace", "submitJob", (SLA_MS, 12_000, 12_000), data, 50)
+    starved_gas = w.params.aivm_gas_call_base + 50
+    starved = CallContract("marketplace", "submitJob", (SLA_MS, 12_000, 12_000), data, starved_gas)
     for failing, reasons in (
         (body, (Rejection.UNKNOWN_MODEL, Rejection.CONTRACT_TRAP)),
         (starved, (Rejection.OUT_OF_GAS,)),

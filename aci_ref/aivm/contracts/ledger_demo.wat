@@ -37,6 +37,31 @@
     (call $matmul (i32.const 1024) (i32.const 1024) (i32.const 32768)
                   (local.get $n) (local.get $n) (local.get $n)))
 
+  ;; product(n) -> C[n-1][n-1] for C = A · A, where A (n×n at 1024) is first filled with the
+  ;; pattern a_i = ((7i + 3) mod 17 − 8) · 2^13 — the same as LedgerDemo.sol's, so both machines
+  ;; multiply the same nonzero matrix.
+  (func (export "product") (param $n i32) (result i32)
+    (local $i i32) (local $total i32)
+    (local.set $total (i32.mul (local.get $n) (local.get $n)))
+    (if (i32.gt_u (local.get $total) (i32.const 7936)) (then unreachable))
+    (block $done
+      (loop $fill
+        (br_if $done (i32.ge_u (local.get $i) (local.get $total)))
+        (i32.store
+          (i32.add (i32.const 1024) (i32.shl (local.get $i) (i32.const 2)))
+          (i32.shl
+            (i32.sub
+              (i32.rem_u (i32.add (i32.mul (local.get $i) (i32.const 7)) (i32.const 3))
+                         (i32.const 17))
+              (i32.const 8))
+            (i32.const 13)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $fill)))
+    (call $matmul (i32.const 1024) (i32.const 1024) (i32.const 32768)
+                  (local.get $n) (local.get $n) (local.get $n))
+    (i32.load (i32.add (i32.const 32768)
+                       (i32.shl (i32.sub (local.get $total) (i32.const 1)) (i32.const 2)))))
+
   ;; softmax(rows, cols) and norm(rows, cols): row-wise over the matrix at 1024, into 32768.
   (func (export "softmax") (param $rows i32) (param $cols i32)
     (call $softmax (i32.const 1024) (i32.const 32768) (local.get $rows) (local.get $cols)))
