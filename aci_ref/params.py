@@ -172,6 +172,8 @@ class Params:
     aivm_block_gas_limit: int = _count()
     aivm_memory_pages: int = _count()
     aivm_max_module_bytes: int = _count()
+    aivm_max_body_branches: int = _count()
+    aivm_max_module_branches: int = _count()
     aivm_wasm_stack_bytes: int = _count()
     aivm_max_table_elements: int = _count()
     aivm_tensor_max_elements: int = _count()

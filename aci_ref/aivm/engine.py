@@ -3,8 +3,9 @@ every call runs under, and a reader of a binary module's sections.
 
 Everything here is fixed before a contract runs: which WebAssembly features are admitted, how deep
 a call's frames may go (`aivm_wasm_stack_bytes`), how large its memory and table may grow
-(`aivm_memory_pages`, `aivm_max_table_elements`), and how much fuel a call gets on top of its gas
-limit (`fuel_reserve`).
+(`aivm_memory_pages`, `aivm_max_table_elements`), how much fuel a call gets on top of its gas
+limit (`fuel_reserve`), and which initializers instantiation may evaluate without fuel
+(`check_initializers`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ PAGE_BYTES: Final = 65536
 """A WebAssembly memory page."""
 
 WASM_HEADER: Final = b"\x00asm\x01\x00\x00\x00"
-START_SECTION, CODE_SECTION = 8, 10
+GLOBAL_SECTION, START_SECTION, ELEMENT_SECTION, CODE_SECTION, DATA_SECTION = 6, 8, 9, 10, 11
 
 _MODULES: Final[weakref.WeakSet[wasmtime.Module]] = weakref.WeakSet()
 
@@ -171,3 +172,104 @@ def fuel_reserve(wasm: bytes) -> int:
     and data do not count. At least 1, the least that keeps the after-the-fact verdict exact.
     """
     return max([1] + [size for kind, size in module_sections(wasm) if kind == CODE_SECTION])
+
+
+# i32.const and i64.const take a signed LEB128 of at most 5 and 10 bytes; f32.const and f64.const
+# 4 and 8 raw bytes. The value is either, so only where it ends matters.
+_LEB_CONSTANTS: Final = {0x41: 5, 0x42: 10}
+_RAW_CONSTANTS: Final = {0x43: 4, 0x44: 8}
+_END: Final = 0x0B
+# Element segment flags: 0 and 2 are active and 3 declared, all listing function indices; 1 is
+# passive, 4 to 7 list expressions.
+_ACTIVE_ELEMENTS, _ACTIVE_TABLE_ELEMENTS, _DECLARED_ELEMENTS = 0, 2, 3
+_ACTIVE_DATA, _PASSIVE_DATA, _ACTIVE_MEMORY_DATA = 0, 1, 2
+
+
+def _refused(what: str) -> RejectedError:
+    return RejectedError(Rejection.BAD_MODULE, what)
+
+
+def _constant(data: bytes, at: int, what: str) -> int:
+    """Where the constant expression at `at` ends, if it is one numeric constant, else refused."""
+    opcode = data[at] if at < len(data) else None
+    if opcode in _LEB_CONSTANTS:
+        at += 1
+        for end in range(at, min(at + _LEB_CONSTANTS[opcode], len(data))):
+            if data[end] < 0x80:
+                at = end + 1
+                break
+        else:
+            raise _refused(f"{what}: a malformed LEB128 integer")
+    elif opcode in _RAW_CONSTANTS:
+        at += 1 + _RAW_CONSTANTS[opcode]
+    else:
+        at = len(data)
+    if at >= len(data) or data[at] != _END:
+        raise _refused(f"{what} is not a single constant")
+    return at + 1
+
+
+def _skip_indices(data: bytes, at: int) -> int:
+    count, at = read_u32(data, at)
+    for _ in range(count):
+        at = read_u32(data, at)[1]
+    return at
+
+
+def _check_globals(data: bytes) -> None:
+    count, at = read_u32(data, 0)
+    for index in range(count):
+        at = _constant(data, at + 2, f"global {index}'s initial value")  # past type, mutability
+
+
+def _check_elements(data: bytes) -> None:
+    count, at = read_u32(data, 0)
+    for index in range(count):
+        flags, at = read_u32(data, at)
+        what = f"element segment {index}"
+        if flags == _ACTIVE_ELEMENTS:
+            at = _skip_indices(data, _constant(data, at, f"{what}'s offset"))
+        elif flags == _ACTIVE_TABLE_ELEMENTS:
+            at = _constant(data, read_u32(data, at)[1], f"{what}'s offset")
+            at = _skip_indices(data, at + 1)  # past the element kind
+        elif flags == _DECLARED_ELEMENTS:
+            at = _skip_indices(data, at + 1)
+        else:
+            raise _refused(f"{what} is passive or lists expressions, not active or declared")
+
+
+def _check_data(data: bytes) -> None:
+    count, at = read_u32(data, 0)
+    for index in range(count):
+        flags, at = read_u32(data, at)
+        if flags == _ACTIVE_MEMORY_DATA:
+            at = read_u32(data, at)[1]
+        if flags in (_ACTIVE_DATA, _ACTIVE_MEMORY_DATA):
+            at = _constant(data, at, f"data segment {index}'s offset")
+        elif flags != _PASSIVE_DATA:
+            raise _refused(f"data segment {index}: flags {flags}")
+        size, at = read_u32(data, at)
+        at += size
+
+
+_INITIALIZERS: Final = {
+    GLOBAL_SECTION: _check_globals,
+    ELEMENT_SECTION: _check_elements,
+    DATA_SECTION: _check_data,
+}
+
+
+def check_initializers(wasm: bytes) -> None:
+    """ref: AIVM contract (errata E100) — refuse what instantiation could only evaluate with fuel.
+
+    wasmtime places a segment or sets a global ahead of time only when its value is one numeric
+    constant and its elements are function indices; anything else (an extended constant
+    expression, a reference global, a passive segment or one listing expressions) it evaluates
+    in a function it runs at instantiation, which takes fuel. Admission tries instantiation with
+    none, and a call would pay for it out of its gas; so each is `bad_module`, with its reason,
+    on a module that has passed validation. Passive data segments need no fuel and pass.
+    """
+    for section in sections(wasm):
+        check = _INITIALIZERS.get(section.kind)
+        if check is not None:
+            check(wasm[section.payload : section.end])

@@ -119,7 +119,7 @@ PREFIXED_BRANCHES: Final[dict[int, int]] = {
 }
 """ref: AIVM metering (errata E100) — `BRANCHES` of the 0xFC instructions, by sub-opcode."""
 
-_BR_TABLE, _PREFIX_OP = 0x0E, 0xFC
+_BR_TABLE_OP, _PREFIX_OP = 0x0E, 0xFC
 _REF_TYPES: Final = frozenset({0x70, 0x6F})
 _EMPTY_BLOCK: Final = 0x40
 _DEPTH_OPENERS: Final = frozenset({0x02, 0x03, 0x04})
@@ -246,7 +246,7 @@ class Body:
 def _branches(data: bytes, at: int) -> int:
     """What the instruction at `at`, already decoded, weighs by `BRANCHES`."""
     opcode = data[at]
-    if opcode == _BR_TABLE:
+    if opcode == _BR_TABLE_OP:
         return _u32(data, at + 1)[0] + 1
     if opcode == _PREFIX_OP:
         return PREFIXED_BRANCHES.get(_u32(data, at + 1)[0], 0)

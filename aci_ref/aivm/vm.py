@@ -17,7 +17,7 @@ section reader are `aci_ref.aivm.engine`'s.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -26,6 +26,7 @@ import wasmtime
 from aci_ref.aivm.engine import (
     PAGE_BYTES,
     START_SECTION,
+    check_initializers,
     compile_module,
     contract_engine,
     fuel_reserve,
@@ -34,7 +35,7 @@ from aci_ref.aivm.engine import (
 )
 from aci_ref.aivm.meter import meter
 from aci_ref.crypto import sha256
-from aci_ref.errors import RejectedError, Rejection
+from aci_ref.errors import InvariantViolation, RejectedError, Rejection
 from aci_ref.params import Params
 
 if TYPE_CHECKING:
@@ -75,6 +76,39 @@ class CallResult:
     storage: Mapping[bytes, bytes]
     writes: tuple[tuple[bytes, bytes | None, bytes | None], ...]
     gas_by_opcode: Mapping[str, int] = field(default_factory=dict)
+
+
+class StorageAfter(Mapping[bytes, bytes]):
+    """ref: AIVM call (errata E100) — the storage a call leaves: its writes over what it found.
+
+    A view, never a copy, so a call's host time does not grow with slots it never touched;
+    iterating it (rarely needed: the chain applies `CallResult.writes`) visits every slot.
+    """
+
+    __slots__ = ("_base", "_writes")
+
+    def __init__(self, base: Mapping[bytes, bytes], writes: Mapping[bytes, bytes | None]):
+        self._base = base
+        self._writes = writes
+
+    def __getitem__(self, key: bytes) -> bytes:
+        if key in self._writes:
+            value = self._writes[key]
+            if value is None:
+                raise KeyError(key)
+            return value
+        return self._base[key]
+
+    def __iter__(self) -> Iterator[bytes]:
+        for key in self._base:
+            if key not in self._writes:
+                yield key
+        for key, value in self._writes.items():
+            if value is not None:
+                yield key
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 class CallContext:
@@ -197,13 +231,17 @@ def load_contract(
     """ref: AIVM contract (errata E100) — compile and admit a contract, or refuse it.
 
     `source` is WebAssembly text or binary. Refused with `bad_module` when its binary passes
-    `aivm_max_module_bytes`, does not compile (disabled features included), has a start
-    function, exports no memory, declares more than `aivm_memory_pages` pages at start or as its
-    maximum (or no maximum), or cannot be instantiated within the call limits (a table past
-    `aivm_max_table_elements`, a data or element segment out of bounds); with
-    `unknown_host_function` when it imports anything but an opcode of `opcodes` with that
-    opcode's exact signature. What is compiled is the submitted binary with a fuel check after
-    every call (`aivm.meter`); the contract's identity stays the SHA-256 of the binary itself.
+    `aivm_max_module_bytes`, does not compile (disabled features included), has a function body
+    past `aivm_max_body_branches` or bodies past `aivm_max_module_branches` in all (`aivm.meter`:
+    compile time grows with them), has an initializer instantiation would need fuel for (a
+    passive element segment, one listing expressions, an initial value or offset that is not one
+    numeric constant: `check_initializers`), has a start function, exports no memory, declares
+    more than `aivm_memory_pages` pages at start or as its maximum (or no maximum), or cannot be
+    instantiated within the call limits (a table past `aivm_max_table_elements`, a data or
+    element segment out of bounds); with `unknown_host_function` when it imports anything but an
+    opcode of `opcodes` with that opcode's exact signature. What is compiled is the submitted
+    binary with a fuel check after every call (`aivm.meter`); the contract's identity stays the
+    SHA-256 of the binary itself.
     """
     limit = params.aivm_max_module_bytes
     engine = contract_engine(params)
@@ -213,7 +251,9 @@ def load_contract(
             raise RejectedError(Rejection.BAD_MODULE, f"{len(wasm)} bytes, more than {limit}")
         # Validated first, so the rewrite only ever sees code the engine admits.
         wasmtime.Module.validate(engine, wasm)
-        module = compile_module(engine, meter(wasm))
+        check_initializers(wasm)
+        metered = meter(wasm, params.aivm_max_body_branches, params.aivm_max_module_branches)
+        module = compile_module(engine, metered)
     except (wasmtime.WasmtimeError, ValueError) as error:
         raise RejectedError(Rejection.BAD_MODULE, str(error).splitlines()[0]) from error
     if any(kind == START_SECTION for kind, _ in module_sections(wasm)):
@@ -230,12 +270,19 @@ def load_contract(
     pages = params.aivm_memory_pages
     if limits.min > pages or limits.max is None or limits.max > pages:
         raise RejectedError(Rejection.BAD_MODULE, f"memory must be declared within {pages} pages")
-    # With no start function instantiation runs no code, so what fails here fails every call.
+    # With no start function and only plain initializers instantiation runs no code, so it
+    # needs no fuel and what fails here fails every call.
     linker = wasmtime.Linker(engine)
     linker.define_unknown_imports_as_traps(module)
     try:
         linker.instantiate(new_store(params, engine, 0), module)
-    except (wasmtime.Trap, wasmtime.WasmtimeError) as error:
+    except wasmtime.Trap as trap:
+        # Plain segments wasmtime cannot place ahead of time are those out of bounds; it
+        # places them at instantiation instead, which takes fuel, so that is how they fail.
+        out_of_fuel = trap.trap_code == wasmtime.TrapCode.OUT_OF_FUEL
+        what = "a data or element segment out of bounds" if out_of_fuel else str(trap)
+        raise RejectedError(Rejection.BAD_MODULE, what.splitlines()[0]) from trap
+    except wasmtime.WasmtimeError as error:
         raise RejectedError(Rejection.BAD_MODULE, str(error).splitlines()[0]) from error
     return Contract(name, wasm, sha256(wasm), module, engine, fuel_reserve(wasm))
 
@@ -248,6 +295,10 @@ def _bind(context: CallContext, opcode: Opcode) -> HostFunction:
         before = context.store.get_fuel()
         try:
             return opcode.body(context, *args)
+        except (RejectedError, InvariantViolation):
+            raise
+        except Exception as bug:  # a fault of the host, never the contract's: not a paid trap
+            raise InvariantViolation(f"opcode {opcode.name}: {bug!r}") from bug
         finally:
             context.running = None
             spent = before - context.store.get_fuel()
@@ -307,7 +358,7 @@ def call(
         if not isinstance(target, wasmtime.Func) or not _fits(target.type(store), args):
             raise RejectedError(Rejection.UNKNOWN_FUNCTION, f"{function}{tuple(args)}")
         returned = target(store, *args)
-    except RejectedError:
+    except (RejectedError, InvariantViolation):
         raise
     except wasmtime.Trap as trap:
         if trap.trap_code == wasmtime.TrapCode.OUT_OF_FUEL:
@@ -325,13 +376,7 @@ def call(
     if used > gas_limit:
         raise RejectedError(Rejection.OUT_OF_GAS, f"{function}: used {used} of {gas_limit}")
     values = () if returned is None else returned if isinstance(returned, list) else [returned]
-    after = dict(storage)
-    writes = []
-    for key, value in context.journal.items():
-        writes.append((key, storage.get(key), value))
-        if value is None:
-            after.pop(key, None)
-        else:
-            after[key] = value
+    writes = tuple((key, storage.get(key), value) for key, value in context.journal.items())
+    after = StorageAfter(storage, dict(context.journal))
     by_opcode = dict(sorted(context.gas_by_opcode.items()))
-    return CallResult(tuple(int(v) for v in values), used, after, tuple(writes), by_opcode)
+    return CallResult(tuple(int(v) for v in values), used, after, writes, by_opcode)

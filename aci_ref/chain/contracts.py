@@ -9,6 +9,7 @@ of it remains (errata E102) but its fee: the sender pays for the gas it bought (
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from fractions import Fraction
 from functools import cache
@@ -40,6 +41,27 @@ def admit_contract(params: Params, name: str, wasm: bytes) -> Any:
 
 CALL_BASE: Final = "call_base"
 """ref: contract call fees (errata E105) — the name `aivm_gas_call_base` has in `opcode_gas`."""
+
+
+class StoredView(Mapping[bytes, bytes]):
+    """ref: contract calls (errata E102) — a contract's hex-keyed storage, read by bytes key.
+
+    A view, not a copy: a call's host time must not grow with the slots it never touches.
+    """
+
+    __slots__ = ("_stored",)
+
+    def __init__(self, stored: immutables.Map[str, bytes]) -> None:
+        self._stored = stored
+
+    def __getitem__(self, key: bytes) -> bytes:
+        return self._stored[key.hex()]
+
+    def __iter__(self) -> Iterator[bytes]:
+        return (bytes.fromhex(k) for k in self._stored)
+
+    def __len__(self) -> int:
+        return len(self._stored)
 
 
 def gas_escrow_id(sender: str, nonce: int) -> str:
@@ -93,14 +115,14 @@ def process_call_contract(
     held = replace(state, block_gas=state.block_gas + body.gas_limit)
     if most > 0:
         held = replace(held, ledger=ledger.escrow_lock(state.ledger, held_id, sender, most))
-    storage = state.contract_storage.get(body.contract, immutables.Map())
+    stored = state.contract_storage.get(body.contract, immutables.Map())
     env = ChainEnv(held, sender, nonce, body.data)
     try:
         result = call(
             params,
             contract,
             opcodes,
-            {bytes.fromhex(k): v for k, v in storage.items()},
+            StoredView(stored),
             body.function,
             body.args,
             body.gas_limit - base,
@@ -116,7 +138,13 @@ def process_call_contract(
     after = replace(env.state, block_gas=state.block_gas + used)
     if most > 0:
         after = replace(after, ledger=ledger.escrow_burn(after.ledger, held_id, fee))
-    kept = immutables.Map({k.hex(): v for k, v in sorted(result.storage.items())})
+    with stored.mutate() as changes:  # only the call's writes: never a pass over all slots
+        for key, _, value in result.writes:
+            if value is None:
+                changes.pop(key.hex(), None)
+            else:
+                changes[key.hex()] = value
+        kept = changes.finish()
     after = replace(after, contract_storage=after.contract_storage.set(body.contract, kept))
     by_opcode = tuple(sorted({**result.gas_by_opcode, CALL_BASE: base}.items()))
     called = ContractCalled(body.contract, body.function, result.returned, used, fee, by_opcode)

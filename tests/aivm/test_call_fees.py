@@ -120,3 +120,50 @@ def test_a_block_holds_at_most_the_block_gas_limit_of_contract_work() -> None:
     w.seal()
     assert w.state.block_gas == 0
     w.act("client-1", submit(w, 10**6))  # a new block has room again
+
+
+def test_a_call_never_walks_the_storage_it_does_not_touch() -> None:
+    """Host time that grows with a contract's slots would be unmetered work: the VM reads the
+    storage it is given by key only, and the chain applies a call's writes, never a copy."""
+    from collections.abc import Iterator, Mapping
+
+    from aci_ref.aivm.opcodes import OPCODES
+    from aci_ref.aivm.vm import call, load_contract
+
+    class NoWalk(Mapping[bytes, bytes]):
+        def __getitem__(self, key: bytes) -> bytes:
+            return {b"count": (41).to_bytes(8, "little")}[key]
+
+        def __iter__(self) -> Iterator[bytes]:
+            raise AssertionError("the call walked the storage")
+
+        def __len__(self) -> int:
+            raise AssertionError("the call sized the storage")
+
+    params = world_params()
+    demo = load_contract(params, "demo", bundled_contracts()["ledger_demo"], OPCODES)
+    result = call(params, demo, OPCODES, NoWalk(), "increment", [1], 100_000)
+    assert result.returned == (42,)
+    assert result.storage[b"count"] == (42).to_bytes(8, "little")
+    assert result.writes == ((b"count", (41).to_bytes(8, "little"), (42).to_bytes(8, "little")),)
+
+
+def test_a_host_fault_is_a_bug_not_a_paid_trap() -> None:
+    """An exception that is not the project's own, raised inside an opcode, surfaces as an
+    `InvariantViolation` (a bug of the reference) instead of being charged as a trap."""
+    from dataclasses import replace as swap
+
+    import pytest
+
+    from aci_ref.aivm.opcodes import OPCODES
+    from aci_ref.aivm.vm import call, load_contract
+    from aci_ref.errors import InvariantViolation
+
+    def broken(context: object, *args: int) -> int:
+        raise ZeroDivisionError("a host bug")
+
+    opcodes = {**OPCODES, "storage_read": swap(OPCODES["storage_read"], body=broken)}
+    params = world_params()
+    demo = load_contract(params, "demo", bundled_contracts()["ledger_demo"], opcodes)
+    with pytest.raises(InvariantViolation):
+        call(params, demo, opcodes, {}, "increment", [1], 100_000)

@@ -3,7 +3,8 @@
 Its decoder knows every instruction the engine admits and refuses the rest with `bad_module`;
 decoding then encoding without checks gives the submitted bytes back; with checks, exactly one
 `loop`/`end` pair follows each `call` and `call_indirect`, the rest of the module is untouched,
-the result validates, and calls return and cost what they did without the checks.
+the result validates, and calls return and cost what they did without the checks. While it
+decodes, it weighs each body's branches as `BRANCHES` says.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aci_ref.aivm.engine import WASM_HEADER, compile_module, contract_engine
-from aci_ref.aivm.meter import CHECKPOINT, Code, decode, decode_body, meter
+from aci_ref.aivm.meter import BODY_BRANCHES, CHECKPOINT, Code, decode, decode_body, meter
 from aci_ref.aivm.opcodes import OPCODES
 from aci_ref.aivm.vm import Contract, call, load_contract
 from aci_ref.crypto import sha256
@@ -197,6 +198,60 @@ def test_the_decoder_knows_every_instruction_the_engine_admits() -> None:
             str(caught.value),
         )
     assert refused > 150
+
+
+# -- what a body's branches weigh ----------------------------------------------------------------
+
+
+ZEROS = "(i32.const 0) (i32.const 0) (i32.const 0)"
+
+
+@pytest.mark.parametrize(
+    ("code", "weight"),
+    [
+        ("nop (drop (i32.div_s (i32.const 7) (i32.const 1))) return", 0),
+        ("(drop (table.size)) (drop (memory.size)) (elem.drop $e) (data.drop $d)", 0),
+        ("(drop (ref.is_null (ref.func $g))) (table.set (i32.const 0) (ref.null func))", 0),
+        ("(block)", 1),
+        ("(loop)", 1),
+        ("(if (i32.const 0) (then nop) (else nop))", 1),
+        ("(block (br 0))", 2),
+        ("(block (br_if 0 (i32.const 0)))", 2),
+        ("(block (br_table 0 0 0 (i32.const 0)))", 4),  # the block, three targets
+        ("(call $g)", 1),  # the check after it
+        ("(call_indirect (type $t) (i32.const 0))", 3),
+        ("(drop (table.get (i32.const 0)))", 2),
+        ("(drop (memory.grow (i32.const 0)))", 1),
+        (f"(memory.fill {ZEROS}) (memory.copy {ZEROS})", 2),
+        (f"(memory.init $d {ZEROS})", 2),
+        (f"(table.init $e {ZEROS})", 6),
+        (f"(table.copy {ZEROS})", 8),
+        ("(drop (table.grow (ref.null func) (i32.const 0)))", 4),
+        ("(table.fill (i32.const 0) (ref.null func) (i32.const 0))", 3),
+    ],
+)
+def test_each_instruction_weighs_its_branches(code: str, weight: int) -> None:
+    wasm = wasmtime.wat2wasm(
+        "(module (type $t (func)) (table 1 funcref) (elem $e declare func $g) (func $g)"
+        f' (func $f {code}) {MEMORY} (data $d "x"))'
+    )
+    decoded = decode(bytes(wasm))
+    assert decoded is not None
+    assert [body.branches for body in decoded.bodies] == [BODY_BRANCHES, BODY_BRANCHES + weight]
+
+
+def test_a_body_past_a_bound_is_refused_by_the_rewrite_itself() -> None:
+    calls = " ".join(["(call $g)"] * 5)
+    wasm = bytes(wasmtime.wat2wasm(f"(module (func $g) (func {calls}) (func (loop)))"))
+    weights = (BODY_BRANCHES, BODY_BRANCHES + 5, BODY_BRANCHES + 1)
+    assert meter(wasm, max(weights), sum(weights)) == meter(wasm)
+    for bounds, reason in (
+        ((max(weights) - 1, None), f"a function body with {max(weights)} branches, at most"),
+        ((None, sum(weights) - 1), f"more than {sum(weights) - 1} branches in all"),
+    ):
+        with pytest.raises(RejectedError) as caught:
+            meter(wasm, *bounds)
+        assert caught.value.rejection is Rejection.BAD_MODULE and reason in str(caught.value)
 
 
 # -- the rewrite, on random modules --------------------------------------------------------------

@@ -4,6 +4,8 @@ wasmtime checks fuel on entering a function and at loop headers; admission puts 
 after every call (`aci_ref.aivm.meter`, tested on its own in `test_meter.py`), so a return is
 checked too. Here: the section reader and the reserve it sizes, the checks change no bundled
 contract's gas, and a recursion that has run out stops at once instead of finishing every frame.
+Admission is bounded too: bodies past the bounds on branches, whose compile would take too long,
+and initializers instantiation would need fuel for are refused.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from aci_ref.aivm.engine import (
     fuel_reserve,
     module_sections,
 )
+from aci_ref.aivm.meter import BODY_BRANCHES
 from aci_ref.aivm.opcodes import OPCODES
 from aci_ref.aivm.vm import CallContext, Contract, Opcode, call, load_contract
 from aci_ref.errors import RejectedError, Rejection
@@ -157,7 +160,7 @@ def test_the_checks_change_no_gas_of_the_marketplace(monkeypatch: pytest.MonkeyP
     params = replace(PARAMS, aivm_block_gas_limit=10**12)  # every row in one block
     metered = measure_aivm(params)
     admit_contract.cache_clear()  # admission is cached: recompile without the checks
-    monkeypatch.setattr(vm, "meter", lambda wasm: wasm)
+    monkeypatch.setattr(vm, "meter", lambda wasm, *bounds: wasm)
     try:
         bare = measure_aivm(params)
     finally:
@@ -213,3 +216,113 @@ def test_a_recursion_out_of_gas_stops_instead_of_finishing_every_frame() -> None
     for limit in range(needed - 300, needed):  # and exact at every limit
         assert run(contract, limit) is Rejection.OUT_OF_GAS
     assert run(contract, needed) == needed
+
+
+# -- bounded compile time ------------------------------------------------------------------------
+
+
+SMALL = replace(PARAMS, aivm_max_body_branches=40, aivm_max_module_branches=100)
+
+
+def weighing(*weights: int, calls: bool = False) -> str:
+    """A contract whose bodies weigh `weights` (the first, $g, just its entry): each of the rest
+    is `loop`s, or calls of $g when `calls`, its checks counted. "f" is the last and returns 7."""
+    unit = "(call $g)" if calls else "(loop)"
+    bodies = ["(func $g)"] + [
+        f"(func $f{i} (result i32) {' '.join([unit] * (w - BODY_BRANCHES))} (i32.const 7))"
+        for i, w in enumerate(weights[1:])
+    ]
+    last = len(weights) - 2
+    return f'(module {" ".join(bodies)} (export "f" (func $f{last})) {MEMORY})'
+
+
+def refusal(params: object, source: str) -> str:
+    with pytest.raises(RejectedError) as caught:
+        load_contract(params, "probe", source, OPCODES)  # type: ignore[arg-type]
+    assert caught.value.rejection is Rejection.BAD_MODULE
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("calls", [False, True])
+def test_a_body_at_the_branch_bound_is_admitted_and_one_over_refused(calls: bool) -> None:
+    cap = SMALL.aivm_max_body_branches
+    worst = load_contract(SMALL, "worst", weighing(BODY_BRANCHES, cap, calls=calls), OPCODES)
+    assert call(SMALL, worst, OPCODES, {}, "f", [], GAS).returned == (7,)
+    reason = refusal(SMALL, weighing(BODY_BRANCHES, cap + 1, calls=calls))
+    assert f"a function body with {cap + 1} branches, at most {cap}" in reason
+
+
+def test_bodies_at_the_module_bound_are_admitted_and_one_more_branch_refused() -> None:
+    body, cap = SMALL.aivm_max_body_branches, SMALL.aivm_max_module_branches
+    weights = [BODY_BRANCHES, body, body, cap - BODY_BRANCHES - 2 * body]  # every body at most
+    worst = load_contract(SMALL, "worst", weighing(*weights, calls=True), OPCODES)
+    assert call(SMALL, worst, OPCODES, {}, "f", [], GAS).returned == (7,)
+    weights[-1] += 1
+    assert f"more than {cap} branches in all" in refusal(SMALL, weighing(*weights, calls=True))
+
+
+def test_the_shipped_bounds_admit_a_body_at_the_cap_and_refuse_past_them() -> None:
+    body, cap = PARAMS.aivm_max_body_branches, PARAMS.aivm_max_module_branches
+    assert load(weighing(BODY_BRANCHES, body, calls=True)).digest
+    assert "at most" in refusal(PARAMS, weighing(BODY_BRANCHES, body + 1, calls=True))
+    # Refused while the rewrite reads the bodies, before anything is compiled.
+    many = [BODY_BRANCHES] + [body] * (cap // body + 1)
+    assert "in all" in refusal(PARAMS, weighing(*many))
+
+
+# -- initializers instantiation runs without fuel ------------------------------------------------
+
+
+FUNC = '(table 2 funcref) (func $g) (func (export "f") (result i32) (i32.const 7))'
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("(elem $e func $g)", "element segment 0 is passive"),
+        ("(elem $e func)", "element segment 0 is passive"),
+        ("(elem $e funcref (ref.func $g))", "element segment 0 is passive"),
+        ("(elem (i32.const 0) func $g) (elem (i32.const 1) funcref (ref.null func))", "segment 1"),
+        ("(elem declare funcref (ref.func $g))", "lists expressions"),
+        ("(global funcref (ref.func $g))", "global 0's initial value is not a single constant"),
+        ("(global funcref (ref.null func))", "global 0's initial value"),
+        ("(global i32 (i32.add (i32.const 1) (i32.const 2)))", "not a single constant"),
+        ('(data (i32.add (i32.const 1) (i32.const 2)) "x")', "data segment 0's offset"),
+        ("(elem (i32.const 2) $g)", "a data or element segment out of bounds"),
+        ('(data (i32.const 131071) "xy")', "a data or element segment out of bounds"),
+    ],
+)
+def test_an_initializer_that_would_need_fuel_is_refused_with_its_reason(
+    source: str, reason: str
+) -> None:
+    assert reason in refusal(PARAMS, f"(module {FUNC} {source} {MEMORY})")
+
+
+@pytest.mark.parametrize(
+    ("source", "body"),
+    [
+        ("(elem (i32.const 0) $g $g) (elem (table 0) (i32.const 1) func $g)", "(i32.const 7)"),
+        (
+            "(elem declare func $g)",
+            "(i32.add (i32.const 7) (ref.is_null (ref.func $g)))",
+        ),
+        (
+            "(global i32 (i32.const 3)) (global (mut i64) (i64.const -1))"
+            " (global f32 (f32.const 1.5)) (global f64 (f64.const -2))",
+            "(i32.add (global.get 0) (i32.const 4))",
+        ),
+        (
+            '(data $d "abc\\07") (data (memory 0) (i32.const 9) "x")',
+            "(memory.init $d (i32.const 0) (i32.const 3) (i32.const 1))"
+            " (i32.load8_u (i32.const 0))",
+        ),
+    ],
+)
+def test_plain_initializers_are_admitted_and_instantiate_without_fuel(
+    source: str, body: str
+) -> None:
+    contract = load(
+        f'(module (table 2 funcref) (func $g) (func (export "f") (result i32) {body})'
+        f" {source} {MEMORY})"
+    )
+    assert call(PARAMS, contract, OPCODES, {}, "f", [], GAS).returned == (7,)
