@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Any, Final
 
 import wasmtime
@@ -213,10 +214,26 @@ class Opcode:
 _TYPES: Final = {"i32": wasmtime.ValType.i32, "i64": wasmtime.ValType.i64}
 
 
+@cache
+def _signature_type(params: tuple[str, ...], results: tuple[str, ...]) -> wasmtime.FuncType:
+    # the linker copies a type it is given, so one object per signature serves every call
+    return wasmtime.FuncType([_TYPES[t]() for t in params], [_TYPES[t]() for t in results])
+
+
 def _functype(opcode: Opcode) -> wasmtime.FuncType:
-    return wasmtime.FuncType(
-        [_TYPES[t]() for t in opcode.params], [_TYPES[t]() for t in opcode.results]
-    )
+    return _signature_type(opcode.params, opcode.results)
+
+
+_IMPORTS: Final[dict[bytes, frozenset[str]]] = {}
+
+
+def _imported(contract: Contract) -> frozenset[str]:
+    """The opcode names a contract imports: only those are linked into a call."""
+    names = _IMPORTS.get(contract.digest)
+    if names is None:
+        names = frozenset(str(i.name) for i in contract.module.imports if i.module == HOST_MODULE)
+        _IMPORTS[contract.digest] = names
+    return names
 
 
 def _signature(kind: object) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
@@ -347,8 +364,10 @@ def call(
     store = new_store(params, contract.engine, gas_limit + reserve)
     context = CallContext(params, store, storage, reserve, env)
     linker = wasmtime.Linker(contract.engine)
+    wanted = _imported(contract)
     for opcode in opcodes.values():
-        linker.define_func(HOST_MODULE, opcode.name, _functype(opcode), _bind(context, opcode))
+        if opcode.name in wanted:
+            linker.define_func(HOST_MODULE, opcode.name, _functype(opcode), _bind(context, opcode))
     try:
         instance = linker.instantiate(store, contract.module)
         exports = instance.exports(store)
