@@ -1,1 +1,1 @@
-"""The AI-native virtual machine (§5): gas today; opcodes and the WASM host in roadmap step 6."""
+"""The AI-native virtual machine (§5): a wasmtime host, the Table 4 opcodes, gas, contracts."""
