@@ -23,6 +23,7 @@ from aci_ref.aivm.opcodes import OPCODES
 from aci_ref.aivm.vm import Contract, call, load_contract
 from aci_ref.errors import RejectedError, Rejection
 from aci_ref.params import default_params
+from tests.aivm.wasm_bytes import code_section, custom_section
 
 PARAMS = default_params()
 GAS = 100_000
@@ -56,20 +57,6 @@ def call_refusal(contract: Contract, args: tuple[int, ...] = (), gas: int = GAS)
     return caught.value.rejection
 
 
-def leb128(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def custom_section(payload_bytes: int, name: bytes = b"pad") -> bytes:
-    content = leb128(len(name)) + name + b"\xaa" * payload_bytes
-    return b"\x00" + leb128(len(content)) + content
-
-
 def padded_to(wasm: bytes, total: int) -> bytes:
     """`wasm` with a custom section appended so that it is exactly `total` bytes long."""
     payload = max(0, total - len(wasm) - 12)
@@ -78,23 +65,6 @@ def padded_to(wasm: bytes, total: int) -> bytes:
     padded = wasm + custom_section(payload)
     assert len(padded) == total
     return padded
-
-
-def code_section(wasm: bytes) -> tuple[int, int]:
-    """Where the code section's payload starts and its size, read without the host's reader."""
-    at = len(WASM_HEADER)
-    while at < len(wasm):
-        kind, at = wasm[at], at + 1
-        size = shift = 0
-        while True:
-            byte, at = wasm[at], at + 1
-            size, shift = size | (byte & 0x7F) << shift, shift + 7
-            if byte < 0x80:
-                break
-        if kind == 10:
-            return at, size
-        at += size
-    return at, 0
 
 
 # -- malformed and oversized binaries ------------------------------------------------------------
@@ -400,7 +370,7 @@ def test_random_bytes_are_only_ever_rejections(wasm: bytes, gas: int, args: list
     _exercise(wasm, gas, args)
 
 
-CODE_START, CODE_BYTES = code_section(DEMO_WASM)
+_, CODE_START, CODE_BYTES = code_section(DEMO_WASM)
 MUTATION = st.tuples(
     st.sampled_from(["set", "flip", "insert", "delete"]),
     st.one_of(  # anywhere, or inside the code, where more mutants still compile
