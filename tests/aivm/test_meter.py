@@ -24,38 +24,12 @@ from aci_ref.aivm.vm import Contract, call, load_contract
 from aci_ref.crypto import sha256
 from aci_ref.errors import RejectedError, Rejection
 from aci_ref.params import default_params
+from tests.aivm.wasm_bytes import code_section, leb128
 
 PARAMS = default_params()
 ENGINE = contract_engine(PARAMS)
 GAS = 100_000
 MEMORY = '(memory (export "memory") 1 2)'
-
-
-def leb128(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def code_section(wasm: bytes) -> tuple[int, int, int]:
-    """Where the code section's id byte sits, where its payload starts and its size, read
-    without the host's reader."""
-    at = len(WASM_HEADER)
-    while at < len(wasm):
-        kind, start, at = wasm[at], at, at + 1
-        size = shift = 0
-        while True:
-            byte, at = wasm[at], at + 1
-            size, shift = size | (byte & 0x7F) << shift, shift + 7
-            if byte < 0x80:
-                break
-        if kind == 10:
-            return start, at, size
-        at += size
-    return at, at, 0
 
 
 def unmetered(contract: Contract) -> Contract:
