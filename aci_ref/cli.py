@@ -556,9 +556,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from aci_ref.aivm.command import add_aivm_parser
     from aci_ref.experiments.command import add_experiment_parser
+    from aci_ref.vectors.command import add_vectors_parser
 
     add_experiment_parser(sub)
     add_aivm_parser(sub)
+    add_vectors_parser(sub)
     return parser
 
 

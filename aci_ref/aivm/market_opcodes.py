@@ -145,7 +145,7 @@ def submit_result(context: CallContext, data_ptr: int, data_len: int, job_out: i
     chain's own refusals. The escrow is released by the block that draws the job (E102), not here.
     """
     from aci_ref.chain.jobs import process_submit_result
-    from aci_ref.consensus.transactions import decode_as
+    from aci_ref.decoding import decode_as
     from aci_ref.events import SubmitResult
 
     if data_len < 0:
@@ -171,7 +171,7 @@ def tee_verify(context: CallContext, data_ptr: int, data_len: int) -> int:
     """
     from aci_ref.chain.jobs import check_level1
     from aci_ref.chain.steps import job_of
-    from aci_ref.consensus.transactions import decode_as
+    from aci_ref.decoding import decode_as
     from aci_ref.events import SubmitResult
     from aci_ref.market.jobs import JobStatus
 
@@ -231,7 +231,7 @@ def cast_vote(context: CallContext, data_ptr: int, data_len: int) -> None:
     verification, dispute and arbitration exactly as a direct vote.
     """
     from aci_ref.chain.votes import process_cast_vote
-    from aci_ref.consensus.transactions import decode_as
+    from aci_ref.decoding import decode_as
 
     if data_len < 0:
         raise RejectedError(Rejection.CONTRACT_TRAP, "negative length")

@@ -37,10 +37,10 @@ from aci_ref.consensus.hotstuff_messages import QC, Block, block_digest
 from aci_ref.consensus.transactions import (
     Track,
     decode_transaction,
-    from_plain,
     track_of,
 )
 from aci_ref.crypto import sha256
+from aci_ref.decoding import from_plain
 from aci_ref.encoding import canonical_bytes, decode_canonical
 from aci_ref.errors import InvariantViolation, RejectedError, Rejection
 from aci_ref.events import SealBlock, SignedEvent

@@ -140,6 +140,8 @@ class World:
     submissions: dict[str, SignedEvent] = field(default_factory=dict)
     inputs_made: int = 0
     probe_salts: dict[str, bytes] = field(default_factory=dict)
+    trace: list[tuple[ChainState, SignedEvent, ChainState, Effects]] | None = None
+    """When a list, every accepted event is appended as (before, event, after, effects)."""
 
     # ---- copies and lookups ----------------------------------------------------------------
 
@@ -187,8 +189,11 @@ class World:
 
     def apply(self, event: SignedEvent) -> Effects:
         """Apply `event`; a refusal propagates and changes nothing."""
-        self.state, effects = apply(self.state, event)
+        before = self.state
+        self.state, effects = apply(before, event)
         self.log.extend(effects)
+        if self.trace is not None:
+            self.trace.append((before, event, self.state, effects))
         return effects
 
     def act(self, sender: str, body: Event) -> Effects:

@@ -1,0 +1,1 @@
+"""The oracle: language-neutral test vectors and the differential runner (docs/vectors.md)."""

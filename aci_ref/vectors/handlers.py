@@ -1,0 +1,205 @@
+"""ref: vector handlers — the protocol's pure functions, with inputs and outputs as CBOR maps.
+
+Each handler takes the parameters and a decoded input map and returns an output map, or raises
+`RejectedError` with the code a conforming implementation must refuse with. The generator writes
+what these return; the oracle (`serve-oracle`) answers with them; so a vector and the oracle can
+never disagree about what the reference computes. Each calls the one function the chain runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict
+from typing import Any, Final
+
+import cbor2
+
+from aci_ref import crypto
+from aci_ref.decoding import from_plain
+from aci_ref.economics import fees, slashing
+from aci_ref.economics.ledger import Ledger
+from aci_ref.economics.records import Evidence
+from aci_ref.encoding import canonical_bytes, decode_canonical
+from aci_ref.errors import RejectedError, Rejection
+from aci_ref.market import hmm
+from aci_ref.market.hmm import Market
+from aci_ref.params import Params
+from aci_ref.poai import verification
+from aci_ref.poai.attestation import Attestation
+from aci_ref.poai.profiles import HARDWARE_CLASSES, ModelProfile
+from aci_ref.poai.tee import TrustAnchors
+from aci_ref.poai.verification import ExpectedJob
+from aci_ref.vectors.consensus_cases import CONSENSUS_HANDLERS
+
+Plain = dict[str, Any]
+Handler = Callable[[Params, Plain], Plain]
+
+
+def _field(plain: Plain, name: str, kind: type) -> Any:
+    value = plain.get(name) if isinstance(plain, dict) else None
+    if type(value) is not kind:
+        raise RejectedError(Rejection.BAD_INPUT, f"input field {name!r} must be {kind.__name__}")
+    return value
+
+
+def _byte_list(plain: Plain, name: str) -> list[bytes]:
+    value = plain.get(name) if isinstance(plain, dict) else None
+    if not isinstance(value, list) or not all(type(item) is bytes for item in value):
+        raise RejectedError(Rejection.BAD_INPUT, f"input field {name!r} must be a list of bytes")
+    return value
+
+
+def merkle_root(params: Params, plain: Plain) -> Plain:
+    """RFC 6962 §2.1 root of `leaves` (`aci_ref.crypto:merkle_root`)."""
+    return {"root": crypto.merkle_root(_byte_list(plain, "leaves"))}
+
+
+def merkle_proof(params: Params, plain: Plain) -> Plain:
+    """RFC 6962 §2.1.1 audit path of leaf `index`; `bad_merkle_proof` outside the tree."""
+    leaves = _byte_list(plain, "leaves")
+    return {"proof": crypto.inclusion_proof(leaves, _field(plain, "index", int))}
+
+
+def merkle_verify(params: Params, plain: Plain) -> Plain:
+    """RFC 9162 §2.1.3.2 verdict on an inclusion proof."""
+    valid = crypto.verify_inclusion(
+        _field(plain, "root", bytes),
+        _field(plain, "leaf", bytes),
+        _field(plain, "index", int),
+        _field(plain, "size", int),
+        _byte_list(plain, "proof"),
+    )
+    return {"valid": valid}
+
+
+def ed25519_verify(params: Params, plain: Plain) -> Plain:
+    """The protocol's Ed25519 verdict (spec/crypto.md SIG)."""
+    valid = crypto.verify_signature(
+        _field(plain, "public", bytes),
+        _field(plain, "message", bytes),
+        _field(plain, "signature", bytes),
+    )
+    return {"valid": valid}
+
+
+def sha256_digest(params: Params, plain: Plain) -> Plain:
+    """SHA-256 of `data`."""
+    return {"digest": crypto.sha256(_field(plain, "data", bytes))}
+
+
+def canonical_form(params: Params, plain: Plain) -> Plain:
+    """The canonical encoding of the value any well-formed CBOR item `cbor` holds.
+
+    Refuses `encoding_unsupported_type` for values outside the protocol's types (floats, tags,
+    non-text map keys, integers past 64 bits) and `bad_input` for bytes that are not one
+    well-formed CBOR item.
+    """
+    data = _field(plain, "cbor", bytes)
+    try:
+        value = cbor2.loads(data)
+    except (cbor2.CBORDecodeError, ValueError, RecursionError) as error:
+        raise RejectedError(Rejection.BAD_INPUT, f"not one CBOR item: {error}") from error
+    if isinstance(value, cbor2.CBORTag | cbor2.CBORSimpleValue | float):
+        raise RejectedError(Rejection.ENCODING_UNSUPPORTED_TYPE, type(value).__name__)
+    return {"canonical": canonical_bytes(value)}
+
+
+def strict_decode(params: Params, plain: Plain) -> Plain:
+    """Whether `cbor` is accepted as protocol bytes: `encoding_not_canonical` unless it is
+    exactly the canonical encoding of a supported value (`aci_ref.encoding:decode_canonical`)."""
+    decode_canonical(_field(plain, "cbor", bytes))
+    return {"valid": True}
+
+
+def fee_split(params: Params, plain: Plain) -> Plain:
+    """Table 5's split of `amount` (`aci_ref.economics.fees:fee_split`)."""
+    return asdict(fees.fee_split(params, _field(plain, "amount", int)))
+
+
+def slash(params: Params, plain: Plain) -> Plain:
+    """Table 2 applied to `ledger` with `evidence` (`aci_ref.economics.slashing:slash`)."""
+    ledger = from_plain(Ledger, plain.get("ledger"))
+    evidence = from_plain(Evidence, plain.get("evidence"))
+    after, record = slashing.slash(ledger, params, evidence)
+    return {"ledger": after, "record": record}
+
+
+def hmm_quote(params: Params, plain: Plain) -> Plain:
+    """HMM quote for `units` in `resource_class` (`aci_ref.market.hmm:quote`)."""
+    market = from_plain(Market, plain.get("market"))
+    found = hmm.quote(
+        market, params, _field(plain, "resource_class", str), _field(plain, "units", int)
+    )
+    return {"quote": found}
+
+
+def hmm_buy(params: Params, plain: Plain) -> Plain:
+    """HMM swap: fill `units` at the quote, bounded by `max_price` (`aci_ref.market.hmm:buy`)."""
+    market = from_plain(Market, plain.get("market"))
+    after, filled = hmm.buy(
+        market,
+        params,
+        _field(plain, "resource_class", str),
+        _field(plain, "units", int),
+        _field(plain, "max_price", int),
+    )
+    return {"market": after, "quote": filled}
+
+
+def level1(params: Params, plain: Plain) -> Plain:
+    """Algorithm 2 Level 1 on one attestation (`aci_ref.poai.verification:check_attestation`)."""
+    hardware = HARDWARE_CLASSES.get(_field(plain, "hardware", str))
+    if hardware is None:
+        raise RejectedError(Rejection.BAD_INPUT, "unknown hardware class")
+    verification.check_attestation(
+        from_plain(Attestation, plain.get("attestation")),
+        from_plain(TrustAnchors, plain.get("anchors")),
+        from_plain(ExpectedJob, plain.get("expected")),
+        _field(plain, "output", bytes),
+        from_plain(ModelProfile, plain.get("profile")),
+        hardware,
+        params,
+    )
+    return {"valid": True}
+
+
+def sampling(params: Params, plain: Plain) -> Plain:
+    """Algorithm 2 lines 6–7: is the job drawn for re-execution by this beacon?"""
+    drawn = verification.selected_for_reexecution(
+        params, _field(plain, "beacon", bytes), _field(plain, "job_id", bytes)
+    )
+    return {"selected": drawn}
+
+
+HANDLERS: Final[Mapping[tuple[str, str], Handler]] = {
+    **CONSENSUS_HANDLERS,
+    ("crypto", "ed25519_verify"): ed25519_verify,
+    ("crypto", "sha256"): sha256_digest,
+    ("economics", "fee_split"): fee_split,
+    ("economics", "slash"): slash,
+    ("encoding", "canonical"): canonical_form,
+    ("encoding", "strict_decode"): strict_decode,
+    ("hmm", "buy"): hmm_buy,
+    ("hmm", "quote"): hmm_quote,
+    ("merkle", "proof"): merkle_proof,
+    ("merkle", "root"): merkle_root,
+    ("merkle", "verify"): merkle_verify,
+    ("poai", "level1"): level1,
+    ("poai", "sampling"): sampling,
+}
+"""Every function runner, by (runner, handler)."""
+
+
+def run_handler(params: Params, runner: str, handler: str, data: bytes) -> bytes:
+    """Decode `data`, run the handler, return the canonical output; refusals propagate.
+
+    Input that is not canonical CBOR of a map is refused `bad_input`, and anything a handler
+    raises that is not the project's own error is a bug of the reference, not of the caller.
+    """
+    found = HANDLERS.get((runner, handler))
+    if found is None:
+        raise RejectedError(Rejection.BAD_INPUT, f"no handler {runner}/{handler}")
+    plain = decode_canonical(data)
+    if not isinstance(plain, dict):
+        raise RejectedError(Rejection.BAD_INPUT, "a handler's input is a map")
+    return canonical_bytes(found(params, plain))

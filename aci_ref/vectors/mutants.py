@@ -1,0 +1,48 @@
+"""ref: mutants — deliberately broken builds of the reference, for testing the runner itself.
+
+`aci-ref serve-oracle --mutant NAME` serves the protocol with one rule broken. The differential
+runner must find each one, on the vectors and by fuzzing, and shrink it; if it cannot, the vectors
+or the fuzzer have a hole. Nothing outside that flag ever applies a mutant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+from aci_ref import crypto, events
+from aci_ref.economics import fees
+from aci_ref.params import BPS, Params
+
+
+def _fee_rounding() -> None:
+    """Validators' share rounded up instead of down; the worker absorbs the difference."""
+    original = fees.fee_split
+
+    def mutated(params: Params, amount: int) -> fees.FeeSplit:
+        right = original(params, amount)
+        validators = -(-amount * params.fee_validators_bps // BPS)
+        moved = validators - right.validators
+        return fees.FeeSplit(
+            right.worker - moved, validators, right.verifiers, right.lps, right.burned
+        )
+
+    fees.fee_split = mutated
+
+
+def _skip_signature() -> None:
+    """Events are admitted without checking their sender's signature."""
+    setattr(events, "verify_signature", lambda public, message, signature: True)  # noqa: B010
+
+
+def _merkle_split() -> None:
+    """Merkle trees split in the middle instead of at the largest power of two below n."""
+    crypto._split = lambda n: (n + 1) // 2
+
+
+MUTANTS: Final[dict[str, Callable[[], None]]] = {
+    "fee-rounding": _fee_rounding,
+    "merkle-split": _merkle_split,
+    "skip-signature": _skip_signature,
+}
+"""Each broken rule, by the name `--mutant` takes."""

@@ -1,0 +1,137 @@
+"""ref: oracle protocol — the reference side of the differential runner, over JSON lines.
+
+One request per line on stdin, one answer per line on stdout, bytes as lowercase hex:
+
+    {"op": "hello"}                  → {"name": ..., "format": 1}
+    {"op": "load", "state": HEX}     → {"root": HEX}   (canonical CBOR of a ChainState)
+    {"op": "apply", "event": HEX}    → {"root": HEX, "effects": HEX} | {"rejection": CODE}
+    {"op": "dump"}                   → {"state": HEX}
+    {"op": "run", "runner": R, "handler": H, "input": HEX}
+                                     → {"output": HEX} | {"rejection": CODE}
+    {"op": "quit"}                   → {} and the process ends
+
+A request that cannot be read is answered {"error": TEXT}; the session goes on. `Session.handle`
+is the whole protocol as a pure function of the session and one request; `serve` only moves the
+lines. The same protocol is what `aci-ref diff --impl CMD` expects of any implementation.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, Any, Final
+
+from aci_ref.chain import ChainState, apply
+from aci_ref.chain.state import state_root
+from aci_ref.consensus.transactions import decode_transaction
+from aci_ref.decoding import decode_as
+from aci_ref.encoding import canonical_bytes
+from aci_ref.errors import RejectedError
+from aci_ref.params import Params, default_params
+from aci_ref.vectors.chain_cases import effect_list
+from aci_ref.vectors.handlers import run_handler
+from aci_ref.vectors.tree import FORMAT_VERSION
+
+Request = dict[str, Any]
+
+
+def _hex_field(request: Request, name: str) -> bytes:
+    value = request.get(name)
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a hex string")
+    return bytes.fromhex(value)
+
+
+@dataclass
+class Session:
+    """ref: oracle protocol — what one connection has loaded."""
+
+    params: Params = field(default_factory=default_params)
+    state: ChainState | None = None
+    done: bool = False
+
+    def handle(self, request: Request) -> Request:
+        """Answer one request; refusals are answers, malformed requests are errors."""
+        op = request.get("op")
+        try:
+            action = _OPS.get(op) if isinstance(op, str) else None
+            if action is None:
+                return {"error": f"unknown op {op!r}"}
+            return action(self, request)
+        except RejectedError as refused:
+            return {"rejection": refused.rejection.value}
+        except ValueError as error:
+            return {"error": str(error)}
+
+
+def _hello(session: Session, request: Request) -> Request:
+    return {"format": FORMAT_VERSION, "name": "aci-ref"}
+
+
+def _load(session: Session, request: Request) -> Request:
+    state = decode_as(ChainState, _hex_field(request, "state"))
+    session.state = state
+    return {"root": state_root(state).hex()}
+
+
+def _apply(session: Session, request: Request) -> Request:
+    if session.state is None:
+        raise ValueError("load a state first")
+    event = decode_transaction(_hex_field(request, "event"))
+    session.state, effects = apply(session.state, event)
+    return {
+        "effects": canonical_bytes(effect_list(effects)).hex(),
+        "root": state_root(session.state).hex(),
+    }
+
+
+def _dump(session: Session, request: Request) -> Request:
+    if session.state is None:
+        raise ValueError("load a state first")
+    return {"state": canonical_bytes(session.state).hex()}
+
+
+def _run(session: Session, request: Request) -> Request:
+    runner, handler = request.get("runner"), request.get("handler")
+    if not isinstance(runner, str) or not isinstance(handler, str):
+        raise ValueError("runner and handler are text")
+    output = run_handler(session.params, runner, handler, _hex_field(request, "input"))
+    return {"output": output.hex()}
+
+
+def _quit(session: Session, request: Request) -> Request:
+    session.done = True
+    return {}
+
+
+_OPS: Final[dict[str, Callable[[Session, Request], Request]]] = {
+    "apply": _apply,
+    "dump": _dump,
+    "hello": _hello,
+    "load": _load,
+    "quit": _quit,
+    "run": _run,
+}
+
+
+def serve(stdin: IO[str] = sys.stdin, stdout: IO[str] = sys.stdout) -> int:
+    """Answer requests line by line until `quit` or the end of input."""
+    session = Session()
+    for line in stdin:
+        if not line.strip():
+            continue
+        try:
+            request = json.loads(line)
+        except json.JSONDecodeError as error:
+            answer: Request = {"error": f"not JSON: {error.msg}"}
+        else:
+            answer = (
+                session.handle(request) if isinstance(request, dict) else {"error": "not an object"}
+            )
+        stdout.write(json.dumps(answer, sort_keys=True) + "\n")
+        stdout.flush()
+        if session.done:
+            break
+    return 0
