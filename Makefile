@@ -4,8 +4,9 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 SOLC    := tools/evm/node_modules/.bin/solcjs
+CHECKER := tools/checker/node_modules/.installed
 
-.PHONY: run test lint typecheck pytest deep bench clean solc
+.PHONY: run test lint typecheck pytest deep bench clean solc checker
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -29,6 +30,14 @@ $(SOLC): tools/evm/package.json tools/evm/package-lock.json
 
 solc: $(SOLC)
 
+# The vector checker in JavaScript (Node's crypto + cborg, docs/vectors.md §8); its test skips
+# without Node.
+$(CHECKER): tools/checker/package.json tools/checker/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix tools/checker --no-audit --no-fund --silent && touch $(CHECKER); \
+	else echo "npm not found: the vector checker test will be skipped"; fi
+
+checker: $(CHECKER)
+
 lint: $(STAMP)
 	$(BIN)/ruff check aci_ref proofs tests benchmarks
 	$(BIN)/ruff format --check aci_ref proofs tests benchmarks
@@ -36,7 +45,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict aci_ref proofs
 
-pytest: $(STAMP) solc
+pytest: $(STAMP) solc checker
 	$(BIN)/pytest -n 2 tests
 
 deep: $(STAMP)
@@ -48,4 +57,5 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/aivm.py --save
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis tools/evm/node_modules
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis tools/evm/node_modules \
+		tools/checker/node_modules

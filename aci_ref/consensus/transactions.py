@@ -49,7 +49,7 @@ def track_of(event: SignedEvent) -> Track | None:
 
 
 def encode_transaction(event: SignedEvent) -> bytes:
-    """The transaction bytes of a signed event."""
+    """ref: transactions — the bytes of a signed event: canonical {"event", "kind"}."""
     return canonical_bytes({"event": event, "kind": type(event.body).__name__})
 
 

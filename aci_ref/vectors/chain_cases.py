@@ -40,8 +40,10 @@ from aci_ref.sim.world import (
     MODEL_ID,
     RESOURCE_CLASS,
     SLA_MS,
+    WorkerSpec,
     World,
     build_world,
+    register_body,
     workers_of,
     world_params,
 )
@@ -125,6 +127,9 @@ def _stake_and_liquidity() -> World:
     for _ in range(epochs):
         world.seal(advance_ms=world.params.epoch_duration_ms)
     world.act("validator-0", Withdraw(Role.VALIDATOR))
+    bonded = world.state.ledger.stakes["honest-0/worker"].bonded
+    world.act("honest-0", Unbond(Role.WORKER, bonded))  # leaves its pool...
+    world.act("honest-0", register_body(world, "honest-0"))  # ...and comes back
     world.act("lp-0", DepositLiquidity(RESOURCE_CLASS, 5_000))
     world.act("lp-0", WithdrawLiquidity(RESOURCE_CLASS, 1_000))
     return world
@@ -145,6 +150,21 @@ def _dispute() -> World:
     careless = world.order("client-1")
     submission = world.result_event(careless, behaviour="careless")
     world.act("validator-0", ReportInvalidAttestation(submission))
+    return world
+
+
+def _probe() -> World:
+    auditor = WorkerSpec("auditor-0", "lazy", auditor=True)
+    world = _traced(
+        build_world(world_params(Fraction(1)), label="vectors-probe", workers=(auditor,))
+    )
+    job_id = world.order("client-0")
+    world.submit(job_id, behaviour="lazy")
+    world.seal()
+    (member,) = world.job(job_id).committee
+    world.vote(member, job_id, accept=True)  # accepted unseen: the probe catches it
+    world.reveal(job_id)
+    world.review(job_id)
     return world
 
 
@@ -186,6 +206,7 @@ SCENARIOS: Final[dict[str, Callable[[], World]]] = {
     "dispute_and_report": _dispute,
     "lifecycle_always_sampled": lambda: _lifecycle(Fraction(1)),
     "lifecycle_never_sampled": lambda: _lifecycle(Fraction(0)),
+    "probe_revealed": _probe,
     "stake_and_liquidity": _stake_and_liquidity,
     "timeout_expiry_epoch": _timeout_and_epoch,
 }

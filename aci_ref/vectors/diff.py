@@ -89,7 +89,8 @@ class Implementation:
             self.request({"op": "quit"})
         for stream in (self.process.stdin, self.process.stdout):
             if stream is not None:
-                stream.close()
+                with contextlib.suppress(OSError):  # a dead process's pipe
+                    stream.close()
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -230,7 +231,10 @@ def _replay_chain(impl: Implementation, case: str, parts: dict[str, bytes]) -> D
 def replay_tree(
     impl: Implementation, tree: Path, stop_at_first: bool = True
 ) -> tuple[int, list[Divergence]]:
-    """Replay every case of the manifest; (cases run, divergences found)."""
+    """ref: differential runner — replay every case of the manifest against `impl`.
+
+    Returns (cases run, divergences found); stops at the first unless told otherwise.
+    """
     manifest = json.loads((tree / "manifest.json").read_text())
     found: list[Divergence] = []
     ran = 0

@@ -19,8 +19,8 @@ from aci_ref.decoding import from_plain
 from aci_ref.economics import fees, slashing
 from aci_ref.economics.ledger import Ledger
 from aci_ref.economics.records import Evidence
-from aci_ref.encoding import canonical_bytes, decode_canonical
-from aci_ref.errors import RejectedError, Rejection
+from aci_ref.encoding import MAX_DEPTH, canonical_bytes, decode_canonical
+from aci_ref.errors import InvariantViolation, RejectedError, Rejection
 from aci_ref.market import hmm
 from aci_ref.market.hmm import Market
 from aci_ref.params import Params
@@ -87,20 +87,135 @@ def sha256_digest(params: Params, plain: Plain) -> Plain:
     return {"digest": crypto.sha256(_field(plain, "data", bytes))}
 
 
-def canonical_form(params: Params, plain: Plain) -> Plain:
-    """The canonical encoding of the value any well-formed CBOR item `cbor` holds.
+class _Walk:
+    """One pass over a CBOR item (RFC 8949 appendix C): where it ends, and the first thing in it
+    the protocol has no type for. Bytes that are not well formed raise `bad_input`."""
 
-    Refuses `encoding_unsupported_type` for values outside the protocol's types (floats, tags,
-    non-text map keys, integers past 64 bits) and `bad_input` for bytes that are not one
-    well-formed CBOR item.
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.unsupported: str | None = None
+
+    def note(self, why: str) -> None:
+        if self.unsupported is None:
+            self.unsupported = why
+
+    def _malformed(self, why: str) -> RejectedError:
+        return RejectedError(Rejection.BAD_INPUT, f"not one well-formed CBOR item: {why}")
+
+    def _need(self, at: int, n: int) -> None:
+        if at + n > len(self.data):
+            raise self._malformed("truncated")
+
+    def item(self, at: int, depth: int = 0) -> tuple[int, object]:
+        """(end, value) of the item at `at`; the value only as far as keys need it."""
+        self._need(at, 1)
+        major, info = self.data[at] >> 5, self.data[at] & 0x1F
+        at += 1
+        argument: int | None = info
+        if 24 <= info <= 27:
+            width = 1 << (info - 24)
+            self._need(at, width)
+            argument = int.from_bytes(self.data[at : at + width], "big")
+            at += width
+        elif info == 31:
+            argument = None
+        elif info > 27:
+            raise self._malformed(f"reserved additional information {info}")
+        if argument is None and major in (0, 1, 6):
+            raise self._malformed("an indefinite length on a type that has none")
+        if major in (0, 1):
+            assert argument is not None
+            return at, argument if major == 0 else -1 - argument
+        if major in (2, 3):
+            return self._string(at, major, argument, depth)
+        if major in (4, 5):
+            return self._container(at, major, argument, depth)
+        if major == 6:
+            self.note(f"tag {argument}")
+            return self.item(at, depth)
+        if argument is None:
+            raise self._malformed("a break outside an indefinite item")
+        if info == 24 and argument < 32:
+            raise self._malformed("a two-byte simple value below 32")
+        if info not in (20, 21, 22):
+            self.note("a float" if info >= 25 else "undefined" if info == 23 else "a simple value")
+        return at, None
+
+    def _string(self, at: int, major: int, argument: int | None, depth: int) -> tuple[int, object]:
+        chunks = []
+        if argument is None:
+            while True:
+                self._need(at, 1)
+                if self.data[at] == 0xFF:
+                    at += 1
+                    break
+                if self.data[at] >> 5 != major or self.data[at] & 0x1F == 31:
+                    raise self._malformed("an indefinite string holds a chunk of another kind")
+                start = at
+                at, _ = self.item(at, depth)
+                header = len(_head_of(self.data, start))
+                chunks.append(self.data[start + header : at])
+        else:
+            self._need(at, argument)
+            chunks.append(self.data[at : at + argument])
+            at += argument
+        raw = b"".join(chunks)
+        if major == 2:
+            return at, raw
+        try:
+            return at, raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise self._malformed("text that is not UTF-8") from None
+
+    def _container(
+        self, at: int, major: int, argument: int | None, depth: int
+    ) -> tuple[int, object]:
+        if depth >= MAX_DEPTH:
+            self.note(f"nested deeper than {MAX_DEPTH}")
+        keys: set[str] = set()
+        count = 0
+        while argument is None or count < argument:
+            self._need(at, 1)
+            if argument is None and self.data[at] == 0xFF:
+                return at + 1, None
+            at, key = self.item(at, depth + 1)
+            count += 1
+            if major == 5:
+                if not isinstance(key, str):
+                    self.note("a map key that is not text")
+                elif key in keys:
+                    self.note("a map with two equal keys")
+                else:
+                    keys.add(key)
+                at, _ = self.item(at, depth + 1)
+        return at, None
+
+
+def _head_of(data: bytes, at: int) -> bytes:
+    info = data[at] & 0x1F
+    return data[at : at + 1 + ({24: 1, 25: 2, 26: 4, 27: 8}.get(info, 0))]
+
+
+def canonical_form(params: Params, plain: Plain) -> Plain:
+    """The canonical encoding of the value the one well-formed CBOR item `cbor` holds.
+
+    In this order: `bad_input` unless the bytes are exactly one well-formed item (text must be
+    UTF-8); `encoding_unsupported_type` if it holds anything outside the protocol's types
+    (tags, floats, undefined, simple values, map keys other than text, two equal keys, nesting
+    deeper than `MAX_DEPTH`). The scan happens before any library reads the bytes, as cbor2
+    would give some tags a meaning (a bignum becomes an integer) and drop others.
     """
     data = _field(plain, "cbor", bytes)
+    walk = _Walk(data)
+    end, _ = walk.item(0)
+    if end != len(data):
+        raise RejectedError(Rejection.BAD_INPUT, "bytes after the item")
+    if walk.unsupported is not None:
+        raise RejectedError(Rejection.ENCODING_UNSUPPORTED_TYPE, walk.unsupported)
     try:
         value = cbor2.loads(data)
     except (cbor2.CBORDecodeError, ValueError, RecursionError) as error:
-        raise RejectedError(Rejection.BAD_INPUT, f"not one CBOR item: {error}") from error
-    if isinstance(value, cbor2.CBORTag | cbor2.CBORSimpleValue | float):
-        raise RejectedError(Rejection.ENCODING_UNSUPPORTED_TYPE, type(value).__name__)
+        raise InvariantViolation(f"cbor2 refused a scanned item: {error}") from error
     return {"canonical": canonical_bytes(value)}
 
 

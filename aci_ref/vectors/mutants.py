@@ -45,4 +45,4 @@ MUTANTS: Final[dict[str, Callable[[], None]]] = {
     "merkle-split": _merkle_split,
     "skip-signature": _skip_signature,
 }
-"""Each broken rule, by the name `--mutant` takes."""
+"""ref: mutants — each broken rule, by the name `--mutant` takes."""

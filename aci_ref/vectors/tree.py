@@ -101,7 +101,10 @@ def check_names(cases: Iterable[VectorCase]) -> None:
 def write_tree(
     out: Path, cases: Iterable[VectorCase], version: str, extra: Mapping[str, bytes]
 ) -> dict[str, Any]:
-    """Write every case, the tree-level files `extra` and `manifest.json`; return the manifest."""
+    """ref: vector tree — write every case, the tree-level files `extra` and `manifest.json`.
+
+    Returns the manifest.
+    """
     listed = list(cases)
     check_names(listed)
     out.mkdir(parents=True, exist_ok=True)

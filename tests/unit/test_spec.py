@@ -140,6 +140,10 @@ OFF_CHAIN: dict[str, str] = {
     "spot_price": "a read-only view of a pool for reports; quotes price a job with job_price",
     "aggregate_votes": "the off-chain tally: check_vote on each, then tally_votes (the chain's)",
     "reproduce_table8": "an experiment measuring the chain's sampling rule, not a chain step",
+    "state_schema": "documents the state's encoding; the encoder runs the same annotations",
+    "write_tree": "writes test vectors of the chain's transitions; not itself a chain step",
+    "replay_tree": "the differential runner drives another implementation, not the chain",
+    "fuzz": "the differential fuzzer drives another implementation, not the chain",
 }
 
 

@@ -1,0 +1,58 @@
+"""The reference side of the oracle protocol: every request is answered, nothing escapes."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from aci_ref.chain.state import state_root
+from aci_ref.consensus.transactions import encode_transaction
+from aci_ref.encoding import canonical_bytes
+from aci_ref.events import Transfer
+from aci_ref.sim.world import build_world
+from aci_ref.vectors.oracle import Session, serve
+
+
+def test_a_session_loads_applies_and_dumps() -> None:
+    world = build_world(label="oracle")
+    session = Session()
+    assert session.handle({"op": "load", "state": canonical_bytes(world.state).hex()}) == {
+        "root": state_root(world.state).hex()
+    }
+    event = world.sign("client-0", Transfer("client-1", 5))
+    answer = session.handle({"op": "apply", "event": encode_transaction(event).hex()})
+    world.apply(event)
+    assert answer["root"] == state_root(world.state).hex()
+    again = session.handle({"op": "apply", "event": encode_transaction(event).hex()})
+    assert again == {"rejection": "replayed_event"}
+    dumped = session.handle({"op": "dump"})
+    assert dumped == {"state": canonical_bytes(world.state).hex()}
+
+
+def test_bad_requests_are_answered_not_raised() -> None:
+    session = Session()
+    assert "error" in session.handle({"op": "apply", "event": "00"})
+    assert "error" in session.handle({"op": "dump"})
+    assert "error" in session.handle({"op": "fly"})
+    assert "error" in session.handle({"op": "load", "state": "zz"})
+    assert session.handle({"op": "load", "state": "a0"}) == {"rejection": "bad_input"}
+    assert session.handle({"op": "load", "state": "1818ff"}) == {
+        "rejection": "encoding_not_canonical"
+    }
+    assert session.handle({"op": "run", "runner": "no", "handler": "such", "input": "a0"}) == {
+        "rejection": "bad_input"
+    }
+    assert session.handle({"op": "run", "runner": "merkle", "handler": "root", "input": "a0"}) == {
+        "rejection": "bad_input"
+    }
+
+
+def test_serve_answers_line_by_line_until_quit() -> None:
+    requests = ['{"op": "hello"}', "not json", "[1]", '{"op": "quit"}', '{"op": "hello"}']
+    out = io.StringIO()
+    assert serve(io.StringIO("\n".join(requests) + "\n"), out) == 0
+    answers = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert answers[0] == {"format": 1, "name": "aci-ref"}
+    assert "error" in answers[1] and "error" in answers[2]
+    assert answers[3] == {}
+    assert len(answers) == 4
