@@ -7,13 +7,13 @@ its local DAG. The total order (`order.commit_step`) then turns the DAG into `Co
 one per vertex, numbered without gaps. Memory is bounded by the parameters: rounds more than
 `gc_depth_rounds` below the last committed anchor are collected, messages more than
 `max_round_lead` rounds ahead are dropped, and at most `max_pending_messages` wait for parents.
-The waiting room and certificate fetch are in `dag_sync`, commit output and collection in
-`dag_commit`.
+The state is in `dag_state`, the waiting room and certificate fetch in `dag_sync`, commit output
+and collection in `dag_commit`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import fields, replace
 from functools import partial
 
 import immutables
@@ -37,10 +37,8 @@ from aci_ref.consensus.dag_messages import (
     sign_ack,
     sign_vertex,
 )
+from aci_ref.consensus.dag_state import DagState, Held, Out, drop
 from aci_ref.consensus.dag_sync import (
-    Held,
-    Out,
-    drop,
     hold,
     missing_parents,
     on_reply,
@@ -59,10 +57,9 @@ from aci_ref.consensus.io import (
     Send,
     SetTimer,
     Start,
-    Stats,
     TimerFired,
 )
-from aci_ref.consensus.order import Node, node_of
+from aci_ref.consensus.order import node_of
 from aci_ref.errors import Rejection
 
 __all__ = [
@@ -82,30 +79,6 @@ ROUND_TIMER = "dag/round"
 """The one timer key: proposal pacing, the anchor wait and retransmission."""
 
 Map = immutables.Map
-
-
-@dataclass(frozen=True, slots=True)
-class DagState:
-    """One validator's fast-path state; `recover` says which fields are durable."""
-
-    started: bool = False
-    proposed_round: int = 0
-    round_started_ms: int = 0
-    last_proposal_ms: int | None = None
-    last_resend_ms: int = 0
-    timer_at: int = -1
-    own: Map[int, Vertex] = field(default_factory=Map)
-    votes: Map[int, Map[str, bytes]] = field(default_factory=Map)
-    acked: Map[tuple[int, str], bytes] = field(default_factory=Map)
-    dag: Map[int, Map[str, Node]] = field(default_factory=Map)
-    index: Map[bytes, tuple[int, str]] = field(default_factory=Map)
-    pending: Map[int, Map[bytes, Held]] = field(default_factory=Map)
-    held_count: int = 0
-    mempool: tuple[bytes, ...] = ()
-    last_committed_round: int = 0
-    sequence: int = 0
-    ordered: Map[bytes, int] = field(default_factory=Map)
-    stats: Stats = field(default_factory=Stats)
 
 
 def _count_sent(config: DagConfig, state: DagState, effects: Out) -> DagState:

@@ -10,18 +10,14 @@ to the mempool, within the mempool's bound).
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import immutables
 
 from aci_ref.consensus.dag_messages import Committed, DagConfig, certificate_digest, horizon
-from aci_ref.consensus.dag_sync import Out
+from aci_ref.consensus.dag_state import DagState, Out
 from aci_ref.consensus.io import Dropped
 from aci_ref.consensus.order import commit_step
 from aci_ref.errors import Rejection
-
-if TYPE_CHECKING:
-    from aci_ref.consensus.dag import DagState
 
 Map = immutables.Map
 

@@ -6,15 +6,14 @@ A checked vertex or certificate whose parents a validator lacks waits in a bound
 `CertificateReply` feeds what comes back through the ordinary certificate check, and each
 certificate added to the DAG releases what waited on its round. A validator stuck in a round
 rebroadcasts its own latest vertex and certificate (`resend`). The machine (`dag`) hands in its
-own handlers, so this module never calls back into it by name. `Out` and `drop` are the effect
-list and the refusal helper both modules share.
+own handlers, so this module never calls back into it by name. The state, `Out` and `drop` are
+in `dag_state`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
 
 import immutables
 
@@ -29,36 +28,31 @@ from aci_ref.consensus.dag_messages import (
     horizon,
     resolve_parents,
 )
-from aci_ref.consensus.io import Broadcast, Dropped, Send
+from aci_ref.consensus.dag_state import DagState, Held, Out, drop
+from aci_ref.consensus.io import Broadcast, Send
 from aci_ref.errors import Rejection
 
-if TYPE_CHECKING:
-    from aci_ref.consensus.dag import DagState
+__all__ = [
+    "Admit",
+    "Held",
+    "Out",
+    "Resume",
+    "drop",
+    "hold",
+    "missing_parents",
+    "on_reply",
+    "on_request",
+    "release",
+    "resend",
+]
 
 Map = immutables.Map
-
-Out = list[Any]
-"""The effects one step has produced so far, in order."""
 
 Resume = Callable[["DagState", Out, Vertex | Certificate, str], "DagState"]
 """The machine's handler for a held message whose parents are now present (already checked)."""
 
 Admit = Callable[["DagState", Out, Certificate, str], "DagState"]
 """The machine's handler for a fetched certificate (not yet checked)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Held:
-    """A checked vertex or certificate waiting for parents, and the peer that can supply them."""
-
-    message: Vertex | Certificate
-    sender: str
-
-
-def drop(state: DagState, out: Out, problem: Problem) -> DagState:
-    """Refuse the message in hand: report it and count the drop (nothing else changes)."""
-    out.append(Dropped(problem[0], problem[1]))
-    return replace(state, stats=state.stats.drop(problem[0]))
 
 
 def missing_parents(

@@ -11,24 +11,20 @@ Everything refused is dropped with its code and leaves the protocol state unchan
 moves). Memory is bounded by parameters: one view's votes, one new-view per signer, a waiting room
 of `max_pending_messages` for messages and fetched blocks whose parents are missing, a mempool of
 `4 * max_batch_txs`; blocks below the decided height that were never decided are discarded.
-The checks of incoming messages are in `hotstuff_checks`, block fetch, the waiting room and
-pruning in `hotstuff_sync`, views, timers and proposing in `pacemaker`.
+The state and the per-step context are in `hotstuff_state`, the checks of incoming messages in
+`hotstuff_checks`, block fetch, the waiting room and pruning in `hotstuff_sync`, views, timers and
+proposing in `pacemaker`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import partial
-from typing import Final
 
 import immutables
 
-from aci_ref.consensus.committee import Committee
 from aci_ref.consensus.hotstuff_checks import check_phase_qc, check_proposal, check_vote
 from aci_ref.consensus.hotstuff_messages import (
-    GENESIS_BLOCK,
-    GENESIS_QC,
     NEXT_VOTE,
     QC,
     Block,
@@ -43,6 +39,17 @@ from aci_ref.consensus.hotstuff_messages import (
     certify,
     message_shape,
     sign_vote,
+)
+from aci_ref.consensus.hotstuff_state import (
+    GENESIS_DIGEST,
+    Held,
+    HotStuffConfig,
+    HotStuffState,
+    PayloadCheck,
+    Refusal,
+    Step,
+    ViewState,
+    attempt,
 )
 from aci_ref.consensus.hotstuff_sync import (
     adopt_orphans,
@@ -63,15 +70,9 @@ from aci_ref.consensus.io import (
     Program,
     Send,
     Start,
-    Stats,
     TimerFired,
 )
 from aci_ref.consensus.pacemaker import (
-    Held,
-    Refusal,
-    Step,
-    ViewState,
-    attempt,
     block_time_in_bounds,
     enter_view,
     on_client_tx,
@@ -80,13 +81,22 @@ from aci_ref.consensus.pacemaker import (
     on_timer,
     try_propose,
 )
-from aci_ref.crypto import KeyPair
 from aci_ref.errors import RejectedError, Rejection
-from aci_ref.params import Params
 
-GENESIS_DIGEST: Final = block_digest(GENESIS_BLOCK)
-
-PayloadCheck = Callable[[tuple[bytes, ...]], Rejection | None]
+__all__ = [
+    "GENESIS_DIGEST",
+    "Decided",
+    "Held",
+    "HotStuffConfig",
+    "HotStuffState",
+    "PayloadCheck",
+    "ViewState",
+    "extends",
+    "hotstuff_program",
+    "recover",
+    "safe_node",
+    "update_lock",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,55 +109,6 @@ class Decided:
 
     block: Block
     qc: QC
-
-
-@dataclass(frozen=True, slots=True)
-class HotStuffConfig:
-    """One replica's fixed setup: committee, its name and key, the parameters, two hooks.
-
-    `validate_payload` is the application's pure check of a block's transactions, run before a
-    prepare vote (refusal: no vote, a drop with the code it returns). `leaders`, when given,
-    overrides the round-robin leader: view v is led by `leaders[v % len(leaders)]`.
-    """
-
-    committee: Committee
-    name: str
-    key: KeyPair
-    params: Params
-    validate_payload: PayloadCheck | None = None
-    leaders: tuple[str, ...] | None = None
-
-
-def _genesis_blocks() -> immutables.Map[bytes, Block]:
-    return immutables.Map({GENESIS_DIGEST: GENESIS_BLOCK})
-
-
-@dataclass(frozen=True, slots=True)
-class HotStuffState:
-    """One replica: its view, lock and highest prepareQC, votes cast, blocks, and what waits."""
-
-    view: int = 1
-    locked_qc: QC = GENESIS_QC
-    prepare_qc: QC = GENESIS_QC
-    voted: frozenset[tuple[int, Phase]] = frozenset()
-    blocks: immutables.Map[bytes, Block] = field(default_factory=_genesis_blocks)
-    undecided: frozenset[bytes] = frozenset()
-    decided_tip: bytes = GENESIS_DIGEST
-    decided_txs: immutables.Map[bytes, int] = field(default_factory=immutables.Map)
-    mempool: tuple[bytes, ...] = ()
-    held: tuple[Held, ...] = ()
-    orphans: immutables.Map[bytes, Block] = field(default_factory=immutables.Map)
-    wanted: frozenset[bytes] = frozenset()
-    new_views: immutables.Map[str, NewView] = field(default_factory=immutables.Map)
-    current: ViewState = field(default_factory=ViewState)
-    failures: int = 0
-    deadline_ms: int | None = None
-    stats: Stats = field(default_factory=Stats)
-
-    @property
-    def decided_height(self) -> int:
-        """The height of the last decided block."""
-        return self.blocks[self.decided_tip].height
 
 
 # ---- the safety rule ---------------------------------------------------------------------------

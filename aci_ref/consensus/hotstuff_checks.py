@@ -10,27 +10,42 @@ block it extends, its payload) is decided by the phases in `hotstuff`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import immutables
 
 from aci_ref.consensus.hotstuff_messages import (
+    QC,
     Phase,
     PhaseQC,
     Proposal,
     Vote,
     check_proposal_signature,
+    check_qc,
     check_vote_signature,
     message_digest,
     payload_problem,
 )
-from aci_ref.consensus.pacemaker import Refusal, Step, check_certificate, check_view
+from aci_ref.consensus.hotstuff_state import HotStuffState, Refusal, Step
 from aci_ref.errors import Rejection
 
-if TYPE_CHECKING:
-    from aci_ref.consensus.hotstuff import HotStuffState
-
 _PREVIOUS: Final = {Phase.PRE_COMMIT: Phase.PREPARE, Phase.COMMIT: Phase.PRE_COMMIT}
+
+
+def check_view(ctx: Step, state: HotStuffState, view: int) -> None:
+    """A view neither before the replica's own nor more than `max_round_lead` past it."""
+    if view < state.view:
+        raise Refusal(Rejection.STALE_ROUND, f"view {view} < {state.view}")
+    if view > state.view + ctx.params.max_round_lead:
+        raise Refusal(Rejection.FUTURE_ROUND, f"view {view} > {state.view} + lead")
+
+
+def check_certificate(ctx: Step, qc: QC) -> None:
+    """A certificate carrying a quorum of valid committee signatures (each one counted)."""
+    problem, checked = check_qc(qc, ctx.config.committee)
+    ctx.verifications += checked
+    if problem is not None:
+        raise Refusal(*problem)
 
 
 def check_proposal(ctx: Step, state: HotStuffState, p: Proposal, own: bool) -> bytes:

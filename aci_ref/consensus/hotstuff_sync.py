@@ -14,7 +14,6 @@ calls back into it, so `hotstuff` replays what `take_ready` hands back itself.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import immutables
 
@@ -26,12 +25,9 @@ from aci_ref.consensus.hotstuff_messages import (
     Proposal,
     block_digest,
 )
+from aci_ref.consensus.hotstuff_state import Held, HotStuffState, Refusal, Step, tx_digest
 from aci_ref.consensus.io import Broadcast, Send
-from aci_ref.consensus.pacemaker import Held, Refusal, Step, tx_digest
 from aci_ref.errors import Rejection
-
-if TYPE_CHECKING:
-    from aci_ref.consensus.hotstuff import HotStuffState
 
 
 def want(ctx: Step, state: HotStuffState, digest: bytes, ask: str) -> HotStuffState:

@@ -9,19 +9,20 @@ delay: an honest leader waits until its clock reads its parent's time plus
 `settlement_interval_ms`, and replicas refuse blocks whose time breaks `block_time_in_bounds`.
 
 Besides those pure rules, this module holds the replica machine's view-change half (entering a
-view, timers, new-views, the leader's proposal and its mempool) and the per-step context both
-halves share; `hotstuff` holds the state, the phases and the safety rule.
+view, timers, new-views, the leader's proposal and its mempool); `hotstuff_state` holds the state
+and the per-step context, `hotstuff` the phases and the safety rule.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Final
 
 import immutables
 
 from aci_ref.consensus.committee import Committee
+from aci_ref.consensus.hotstuff_checks import check_certificate, check_view
 from aci_ref.consensus.hotstuff_messages import (
     QC,
     Block,
@@ -30,32 +31,59 @@ from aci_ref.consensus.hotstuff_messages import (
     Phase,
     PhaseQC,
     Proposal,
-    Vote,
     block_digest,
     check_new_view_signature,
-    check_qc,
     payload_problem,
     sign_new_view,
     sign_proposal,
 )
-from aci_ref.consensus.io import Broadcast, Dropped, SetTimer
-from aci_ref.crypto import sha256
+from aci_ref.consensus.hotstuff_state import (
+    Held,
+    HotStuffState,
+    Refusal,
+    Step,
+    ViewState,
+    attempt,
+    leader_of,
+    tx_digest,
+)
+from aci_ref.consensus.io import Broadcast, SetTimer
 from aci_ref.encoding import canonical_bytes
 from aci_ref.errors import Rejection
 from aci_ref.params import Params
 
-if TYPE_CHECKING:
-    from aci_ref.consensus.hotstuff import HotStuffConfig, HotStuffState
+__all__ = [
+    "PROPOSE_TIMER",
+    "VIEW_TIMER",
+    "Held",
+    "Refusal",
+    "Step",
+    "ViewState",
+    "attempt",
+    "block_time_in_bounds",
+    "check_certificate",
+    "check_view",
+    "earliest_proposal_ms",
+    "enter_view",
+    "held_view",
+    "highest_qc",
+    "leader_of",
+    "on_client_tx",
+    "on_new_view",
+    "on_start",
+    "on_timer",
+    "payload_for",
+    "proposal_time_ms",
+    "select_payload",
+    "send_new_view",
+    "sync_view",
+    "try_propose",
+    "tx_digest",
+    "view_timeout_ms",
+]
 
 VIEW_TIMER: Final = "hotstuff/view"
 PROPOSE_TIMER: Final = "hotstuff/propose"
-
-
-def leader_of(committee: Committee, leaders: tuple[str, ...] | None, view: int) -> str:
-    """The leader of `view`: `leaders[view % len(leaders)]` when given, else round-robin."""
-    if leaders:
-        return leaders[view % len(leaders)]
-    return committee.leader(view)
 
 
 def view_timeout_ms(failures: int, params: Params) -> int:
@@ -103,11 +131,6 @@ def highest_qc(qcs: Iterable[QC]) -> QC:
     return max(qcs, key=lambda qc: (qc.view, qc.block))
 
 
-def tx_digest(tx: bytes) -> bytes:
-    """How the mempool and the decided set name a transaction."""
-    return sha256(tx)
-
-
 def select_payload(
     mempool: tuple[bytes, ...], excluded: frozenset[bytes], params: Params
 ) -> tuple[bytes, ...]:
@@ -129,85 +152,6 @@ def select_payload(
         chosen.append(tx)
         size += cost
     return tuple(chosen)
-
-
-@dataclass(frozen=True, slots=True)
-class ViewState:
-    """What a replica knows of its current view only; entering a view starts it afresh."""
-
-    proposal: bytes | None = None
-    block: bytes | None = None
-    certified: immutables.Map[Phase, bytes] = field(default_factory=immutables.Map)
-    votes: immutables.Map[Phase, immutables.Map[str, Vote]] = field(default_factory=immutables.Map)
-    justify: QC | None = None
-    propose_at: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Held:
-    """A message waiting in the waiting room for the block `needs`."""
-
-    sender: str
-    message: Proposal | PhaseQC
-    needs: bytes
-
-
-# ---- one step's context -------------------------------------------------------------------------
-
-
-class Refusal(Exception):
-    """Internal: the message in hand is refused (the step rolls its state back)."""
-
-    def __init__(self, reason: Rejection, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
-
-
-@dataclass
-class Step:
-    """What one call of `step` accumulates (local to that call, never kept)."""
-
-    config: HotStuffConfig
-    now: int
-    effects: list[Any] = field(default_factory=list)
-    drops: list[Rejection] = field(default_factory=list)
-    verifications: int = 0
-
-    def leader(self, view: int) -> str:
-        return leader_of(self.config.committee, self.config.leaders, view)
-
-    @property
-    def params(self) -> Params:
-        return self.config.params
-
-
-def attempt(
-    ctx: Step, state: HotStuffState, handle: Callable[[HotStuffState], HotStuffState]
-) -> HotStuffState:
-    """Run `handle`; if it refuses, keep `state`, discard its effects and report the drop."""
-    mark = len(ctx.effects)
-    try:
-        return handle(state)
-    except Refusal as refusal:
-        del ctx.effects[mark:]
-        ctx.effects.append(Dropped(refusal.reason, refusal.detail))
-        ctx.drops.append(refusal.reason)
-        return state
-
-
-def check_view(ctx: Step, state: HotStuffState, view: int) -> None:
-    if view < state.view:
-        raise Refusal(Rejection.STALE_ROUND, f"view {view} < {state.view}")
-    if view > state.view + ctx.params.max_round_lead:
-        raise Refusal(Rejection.FUTURE_ROUND, f"view {view} > {state.view} + lead")
-
-
-def check_certificate(ctx: Step, qc: QC) -> None:
-    problem, checked = check_qc(qc, ctx.config.committee)
-    ctx.verifications += checked
-    if problem is not None:
-        raise Refusal(*problem)
 
 
 # ---- views, timers, new-views and the leader's proposal ----------------------------------------

@@ -29,7 +29,7 @@ from aci_ref.consensus.admission import admit, admit_payload
 from aci_ref.consensus.beacon import BeaconKeys, combine, sign_share, verify_share
 from aci_ref.consensus.checkpoint import Checkpoint
 from aci_ref.consensus.committee import Committee
-from aci_ref.consensus.dag import DagConfig, DagState, dag_program
+from aci_ref.consensus.dag import DagConfig, dag_program
 from aci_ref.consensus.dag_messages import (
     Ack,
     Certificate,
@@ -38,6 +38,7 @@ from aci_ref.consensus.dag_messages import (
     Committed,
     Vertex,
 )
+from aci_ref.consensus.dag_state import DagState
 from aci_ref.consensus.execution import (
     CheckpointReached,
     Execution,
@@ -48,7 +49,7 @@ from aci_ref.consensus.execution import (
     execute_vertex,
     marker_item,
 )
-from aci_ref.consensus.hotstuff import Decided, HotStuffConfig, HotStuffState, hotstuff_program
+from aci_ref.consensus.hotstuff import Decided, hotstuff_program
 from aci_ref.consensus.hotstuff_messages import (
     BlockRequest,
     BlockResponse,
@@ -57,6 +58,7 @@ from aci_ref.consensus.hotstuff_messages import (
     Proposal,
     Vote,
 )
+from aci_ref.consensus.hotstuff_state import HotStuffConfig, HotStuffState
 from aci_ref.consensus.io import (
     Broadcast,
     ClientTx,

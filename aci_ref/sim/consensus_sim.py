@@ -31,11 +31,14 @@ from aci_ref.consensus.validator import ValidatorState
 from aci_ref.crypto import sha256
 from aci_ref.errors import InvariantViolation
 from aci_ref.events import SignedEvent
-from aci_ref.sim.byzantine import Identity, make_byzantine
+from aci_ref.sim.byzantine import make_byzantine
+from aci_ref.sim.byzantine_wrapper import Identity
 from aci_ref.sim.cluster import Cluster, build_cluster
 from aci_ref.sim.faults import Faults
-from aci_ref.sim.network import Network, Scenario
-from aci_ref.sim.safety import Property, Violation, check_run
+from aci_ref.sim.network import Network
+from aci_ref.sim.safety import check_run
+from aci_ref.sim.safety_report import Property, Violation
+from aci_ref.sim.scenario import Scenario
 from aci_ref.sim.simulate import SimConfig, Simulation
 
 SLICE_MS: Final = 50

@@ -8,7 +8,8 @@ schedule) reproduces a run exactly, which `Network.trace_digest` proves.
 
 One heap of events ordered by (virtual time, sequence) carries everything, so a flood costs
 O(log queue) per message and ties break in the order events were created. A broadcast hands the
-same message object to every receiver; its trace digest is computed once per send.
+same message object to every receiver; its trace digest is computed once per send. The scenario
+and result types are in `scenario` (re-exported here).
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ import hashlib
 import heapq
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
 from aci_ref.consensus.io import (
     Broadcast,
@@ -34,59 +34,29 @@ from aci_ref.consensus.io import (
 )
 from aci_ref.encoding import canonical_bytes
 from aci_ref.errors import RejectedError
-from aci_ref.sim.faults import Faults, group_index
+from aci_ref.sim.faults import group_index
+from aci_ref.sim.scenario import (
+    DROP_CAUSES,
+    AfterStep,
+    ClientTxAt,
+    Counters,
+    Observer,
+    RunResult,
+    Scenario,
+)
 
+__all__ = [
+    "DROP_CAUSES",
+    "AfterStep",
+    "ClientTxAt",
+    "Counters",
+    "Network",
+    "Observer",
+    "RunResult",
+    "Scenario",
+    "simulate",
+]
 
-@dataclass(frozen=True, slots=True)
-class ClientTxAt:
-    """A client hands `tx` to address `address` at virtual time `at_ms`."""
-
-    at_ms: int
-    address: str
-    tx: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Scenario:
-    """One run: who runs which validator, the faults, the client load, the seed and the bounds.
-
-    `nodes` pairs each address with the validator name it runs; an address missing from it runs
-    as itself. The run stops at virtual time `end_ms` (exclusive) or after `max_steps` steps; at
-    most `max_in_flight` events wait in the queue (further messages are dropped as overflow).
-    """
-
-    nodes: tuple[tuple[str, str], ...] = ()
-    faults: Faults = field(default_factory=Faults)
-    client_txs: tuple[ClientTxAt, ...] = ()
-    seed: int = 0
-    end_ms: int | None = None
-    max_steps: int | None = None
-    max_in_flight: int = 1_000_000
-
-
-@dataclass(frozen=True, slots=True)
-class Counters:
-    """What the network did: transmissions, deliveries, drops by cause, duplicates, holds."""
-
-    sent: int
-    delivered: int
-    duplicated: int
-    held: int
-    dropped_by: Mapping[str, int]
-    lost_client_txs: int
-
-    @property
-    def dropped(self) -> int:
-        """Every message the faults removed, whatever the cause."""
-        return sum(self.dropped_by.values())
-
-
-DROP_CAUSES: Final = ("random", "partition", "round", "down", "unknown", "overflow")
-
-Observer = Callable[[int, str, Any], None]
-"""observe(virtual time, address, effect) for every effect that is not Send/Broadcast/SetTimer."""
-AfterStep = Callable[[int, str, Any, Effects], None]
-"""after_step(virtual time, address, new state, effects) after every step."""
 
 # Event kinds, in the heap as small ints (tuples compare by (time, sequence) first: never further).
 _START, _DELIVER, _TIMER, _CLIENT, _CRASH, _RESTART = range(6)
@@ -380,19 +350,6 @@ class Network:
             counters=self.counters(),
             trace_digest=self.trace_digest(),
         )
-
-
-@dataclass(frozen=True, slots=True)
-class RunResult:
-    """What a run left: per address its non-I/O effects with their virtual times, its state."""
-
-    now_ms: int
-    steps: int
-    outputs: Mapping[str, tuple[tuple[int, Any], ...]]
-    states: Mapping[str, Any]
-    up: Mapping[str, bool]
-    counters: Counters
-    trace_digest: bytes
 
 
 def simulate(

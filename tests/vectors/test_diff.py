@@ -88,3 +88,10 @@ def test_the_diff_command_exits_by_what_it_found(
     assert main(["diff", "--impl", f"{ORACLE} --mutant merkle-split", "--vectors", str(tree)]) == 1
     assert "first divergence" in capsys.readouterr().out
     assert main(["diff", "--impl", f"{sys.executable} -c pass", "--vectors", str(tree)]) == 2
+
+
+def test_the_mutant_flag_offers_every_mutant() -> None:
+    from aci_ref.vectors.command import MUTANT_NAMES
+    from aci_ref.vectors.mutants import MUTANTS
+
+    assert MUTANT_NAMES == tuple(sorted(MUTANTS))
