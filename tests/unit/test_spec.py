@@ -16,7 +16,7 @@ from aci_ref.params import DEFAULT_PARAMS_PATH, default_params, param_names, par
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "spec"
-OPEN_ROADMAP_STEPS = {7, 8, 9}
+OPEN_ROADMAP_STEPS = {7, 9}
 HEADING = re.compile(r"^## (\S+) · (.+?) — (.+)$")
 CODE = re.compile(r"^Code: `([\w.]+):([\w.]+)`\s*$")
 ROADMAP = re.compile(r"^Roadmap: (\d+) \((.+)\)\s*$")
