@@ -1,7 +1,8 @@
 """Hashes, signatures, Merkle trees and beacon draws, each in its standard form.
 
 - Hash: SHA-256 (FIPS 180-4), the hash Definition 2 names.
-- Signatures: Ed25519 (RFC 8032) through PyNaCl.
+- Signatures: Ed25519 (RFC 8032) under a stated rule (spec/crypto.md SIG): byte pre-checks here,
+  the cofactorless equation through PyNaCl.
 - Merkle trees: RFC 6962 §2.1 exactly (leaf = H(0x00 ‖ d), node = H(0x01 ‖ l ‖ r), split at the
   largest power of two below n), with inclusion proofs verified as in RFC 9162 §2.1.3.2, so any
   implementation reproduces our roots with its standard library.
@@ -57,9 +58,70 @@ class KeyPair:
         return bytes(SigningKey(self.seed).sign(message).signature)
 
 
-def verify_signature(public: bytes, message: bytes, signature: bytes) -> bool:
-    """True when `signature` is a valid Ed25519 signature of `message` under `public`."""
+# The rule's curve constants: the field prime p and the base point's prime order L.
+_FIELD_P: Final = (1 << 255) - 19
+_ORDER_L: Final = (1 << 252) + 27742317777372353535851937790883648493
+_Y_MASK: Final = (1 << 255) - 1
+
+# The eight torsion points (order 1, 2, 4, 8) have five distinct y values: 1 (identity), p - 1
+# (order 2), 0 (the two points of order 4), and y8, p - y8 (the four of order 8). A key or R is
+# read as 255 bits of y plus a sign bit, so y and, where it still fits in 255 bits, y + p name the
+# same y; y + p < 2^255 holds only for y = 0 and y = 1. Hence seven strings once the sign bit is
+# cleared. `aci_ref.vectors.edwards:small_order_masked_encodings` derives the set from the curve
+# ([L]Q for hash-chosen points Q, then its multiples) and a unit test keeps the two equal.
+SMALL_ORDER_ENCODINGS: Final = frozenset(
+    bytes.fromhex(h)
+    for h in (
+        "0000000000000000000000000000000000000000000000000000000000000000",  # y = 0, order 4
+        "0100000000000000000000000000000000000000000000000000000000000000",  # y = 1, identity
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",  # y8, order 8
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",  # p - y8, order 8
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  # p - 1, order 2
+        "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  # p (= 0), alias
+        "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  # p + 1 (= 1), alias
+    )
+)
+"""ref: signature rule (errata E110). Small-order point encodings, sign bit cleared."""
+
+
+def _masked(encoding: bytes) -> bytes:
+    return encoding[:31] + bytes([encoding[31] & 0x7F])
+
+
+def signature_precheck(public: bytes, signature: bytes) -> str | None:
+    """ref: signature rule (errata E110). The first pre-check that fails, or None.
+
+    The checks are plain byte and integer comparisons, in this order: `length` (32 and 64
+    bytes), `s_not_reduced` (S >= L), `a_non_canonical` (the key's y >= p), `a_small_order`,
+    `r_small_order`. What remains for the equation is the part every RFC 8032 verifier shares.
+    A key or signature that is not `bytes` (a bytearray, say) is `not_bytes`: PyNaCl has always
+    refused such keys, and the TEE chain cache relies on bytes-like look-alikes being refused.
+    """
+    if not isinstance(public, bytes) or not isinstance(signature, bytes):
+        return "not_bytes"
     if len(public) != 32 or len(signature) != 64:
+        return "length"
+    if int.from_bytes(signature[32:], "little") >= _ORDER_L:
+        return "s_not_reduced"
+    if int.from_bytes(public, "little") & _Y_MASK >= _FIELD_P:
+        return "a_non_canonical"
+    if _masked(public) in SMALL_ORDER_ENCODINGS:
+        return "a_small_order"
+    if _masked(signature[:32]) in SMALL_ORDER_ENCODINGS:
+        return "r_small_order"
+    return None
+
+
+def verify_signature(public: bytes, message: bytes, signature: bytes) -> bool:
+    """ref: signature rule (errata E110).
+
+    Accept exactly when the pre-checks of `signature_precheck` pass, the key decodes to a curve
+    point, and the cofactorless equation holds with R compared as bytes: encode([S]B - [k]A) ==
+    signature[:32], k = SHA-512(R || A || message) mod L. The equation is PyNaCl's (libsodium's
+    `crypto_sign_verify_detached`, which applies the same pre-checks itself); ours run first so
+    the verdict is this rule's and not whatever a library version does (spec/crypto.md SIG).
+    """
+    if signature_precheck(public, signature) is not None:
         return False
     try:
         VerifyKey(public).verify(message, signature)

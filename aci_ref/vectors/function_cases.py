@@ -22,6 +22,8 @@ from aci_ref.encoding import canonical_bytes, decode_canonical
 from aci_ref.errors import RejectedError
 from aci_ref.params import Params
 from aci_ref.poai.attestation import Metrics
+from aci_ref.poai.profiles import HARDWARE_CLASSES
+from aci_ref.poai.tee import TrustAnchors
 from aci_ref.sim.world import RESOURCE_CLASS, World, build_world, mlp, world_params
 from aci_ref.vectors.handlers import run_handler
 from aci_ref.vectors.tree import VectorCase, slug
@@ -334,21 +336,27 @@ def poai_inputs() -> Iterator[tuple[str, str, str, str, Input]]:
         "foreign enclave": world.attestation(job_id, enclave=world.enclaves[stranger]),
         "flops off": world.attestation(job_id, metrics=Metrics(1, 10**6, 5_000)),
     }
+    hardware = HARDWARE_CLASSES[RESOURCE_CLASS]
+    variants["faster than the hardware"] = world.attestation(job_id, duration_ms=0)
+    flops = mlp().profile().flops_per_input
+    variants["more memory than the hardware"] = world.attestation(
+        job_id, metrics=Metrics(flops, hardware.memory_bytes + 1, 5_000)
+    )
     output, attestation = world.attestation(job_id)
     variants["output not attested"] = (output + b"\x00", attestation)
     variants["forged signature"] = (output, replace(attestation, signature=forger.sign(b"x")))
+    platform = replace(attestation.platform_cert, signature=forger.sign(b"x"))
+    variants["forged platform certificate"] = (output, replace(attestation, platform_cert=platform))
     for name, (made, attested) in variants.items():
-        yield (
-            "level1",
-            "attestations",
-            name,
-            f"Level 1 on an attestation: {name}",
-            {
-                **base,
-                "attestation": attested,
-                "output": made,
-            },
-        )
+        plain = {**base, "attestation": attested, "output": made}
+        yield "level1", "attestations", name, f"Level 1 on an attestation: {name}", plain
+    anchors = world.state.anchors
+    for name, changed in (
+        ("measurement not allowed", TrustAnchors.of(anchors.vendor_roots, [])),
+        ("vendor not trusted", TrustAnchors.of([], anchors.measurements)),
+    ):
+        plain = {**base, "anchors": changed, "attestation": attestation, "output": output}
+        yield "level1", "anchors", name, f"Level 1 under other trust anchors: {name}", plain
     for i in range(12):
         beacon = sha256(f"vectors/beacon/{i}".encode())
         yield (

@@ -1,4 +1,4 @@
-// ref: vector checker — the protocol's Ed25519 rule (spec/crypto.md SIG, errata E107) in JS.
+// ref: vector checker — the protocol's Ed25519 rule (spec/crypto.md SIG, errata E110) in JS.
 //
 // Accept when: the key is 32 bytes and the signature 64; S < L; the key's y (its low 255 bits)
 // is below p; neither the key nor R is a point of small order; and the cofactorless RFC 8032

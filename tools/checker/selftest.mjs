@@ -30,10 +30,21 @@ function faults (tree, manifest) {
   const root = firstCase(manifest, 'merkle/root/sizes/')
   const vote = firstCase(manifest, 'consensus/vote/votes/valid')
   const voted = strictDecode(readFileSync(join(tree, vote, 'input.cbor'))).vote.signature
+  // The honest Level 1 case: its enclave signature decides the attestation_bad_signature check
+  // and its platform certificate's signature the chain check, so each flip must turn the verdict.
+  const honest = firstCase(manifest, 'poai/level1/attestations/honest')
+  const attested = strictDecode(readFileSync(join(tree, honest, 'input.cbor'))).attestation
   return [
     { kind: 'chain signatures', path: transfer, file: 'steps.cbor', at: inside(transfer, 'steps.cbor', signed) },
     { kind: 'merkle/root', path: root, file: 'output.cbor', at: -1 },
-    { kind: 'consensus/vote', path: vote, file: 'input.cbor', at: inside(vote, 'input.cbor', voted) }
+    { kind: 'consensus/vote', path: vote, file: 'input.cbor', at: inside(vote, 'input.cbor', voted) },
+    { kind: 'poai/level1', path: honest, file: 'input.cbor', at: inside(honest, 'input.cbor', attested.signature) },
+    {
+      kind: 'poai/level1',
+      path: honest,
+      file: 'input.cbor',
+      at: inside(honest, 'input.cbor', attested.platform_cert.signature)
+    }
   ]
 }
 
