@@ -183,6 +183,8 @@ def replay_case(impl: Implementation, folder: Path) -> Divergence | None:
     case = f"{meta['runner']}/{meta['handler']}/{meta['suite']}/{meta['case']}"
     if "pre" in parts:
         return _replay_chain(impl, case, parts)
+    if "config" in parts:
+        return _replay_replica(impl, case, parts)
     expected: dict[str, Any] = (
         {"rejection": meta["rejection"]}
         if "rejection" in meta
@@ -225,6 +227,22 @@ def _replay_chain(impl: Implementation, case: str, parts: dict[str, bytes]) -> D
             dumped = impl.request({"op": "dump"}).get("state")
             mine = bytes.fromhex(reference.handle({"op": "dump"})["state"])
             return Divergence(case, index, expected, got, state_fields(mine, dumped))
+    return None
+
+
+def _replay_replica(impl: Implementation, case: str, parts: dict[str, bytes]) -> Divergence | None:
+    started = verdict(impl.request({"config": parts["config"].hex(), "op": "replica"}))
+    if started:
+        return Divergence(case, None, {}, started, ("starting the replica",))
+    for index, step in enumerate(cbor2.loads(parts["steps"])):
+        request = {"input": canonical_bytes(step["input"]).hex(), "op": "replica_step"}
+        expected = {"effects": canonical_bytes(step["effects"]).hex()}
+        got = verdict(impl.request(request))
+        if got != expected:
+            lines: tuple[str, ...] = ()
+            if "effects" in got:
+                lines = state_fields(bytes.fromhex(expected["effects"]), got["effects"])
+            return Divergence(case, index, expected, got, lines)
     return None
 
 

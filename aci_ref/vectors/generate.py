@@ -31,11 +31,13 @@ def reference_version() -> str:
 def all_cases(params: Params) -> Iterator[VectorCase]:
     """ref: vector generator — every case of every runner."""
     from aci_ref.vectors.consensus_cases import consensus_cases
+    from aci_ref.vectors.replica_cases import replica_cases
 
     yield from accepted_cases()
     yield from refused_cases()
     yield from function_cases(params)
     yield from consensus_cases()
+    yield from replica_cases()
 
 
 def generate(out: Path) -> dict[str, Any]:

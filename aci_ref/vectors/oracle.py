@@ -8,6 +8,9 @@ One request per line on stdin, one answer per line on stdout, bytes as lowercase
     {"op": "dump"}                   → {"state": HEX}
     {"op": "run", "runner": R, "handler": H, "input": HEX}
                                      → {"output": HEX} | {"rejection": CODE}
+    {"op": "replica", "config": HEX} → {}   (a fresh HotStuff replica, see replica_cases)
+    {"op": "replica_step", "input": HEX}
+                                     → {"effects": HEX}
     {"op": "quit"}                   → {} and the process ends
 
 A request that cannot be read is answered {"error": TEXT}; the session goes on. `Session.handle`
@@ -25,13 +28,17 @@ from typing import IO, Any, Final
 
 from aci_ref.chain import ChainState, apply
 from aci_ref.chain.state import state_root
+from aci_ref.consensus.hotstuff_state import HotStuffState
+from aci_ref.consensus.io import Program
 from aci_ref.consensus.transactions import decode_transaction
 from aci_ref.decoding import decode_as
-from aci_ref.encoding import canonical_bytes
+from aci_ref.encoding import canonical_bytes, decode_canonical
 from aci_ref.errors import RejectedError
 from aci_ref.params import Params, default_params
 from aci_ref.vectors.chain_cases import effect_list
 from aci_ref.vectors.handlers import run_handler
+from aci_ref.vectors.replica_cases import ReplicaConfig, decode_input, replica
+from aci_ref.vectors.replica_cases import effect_list as replica_effects
 from aci_ref.vectors.tree import FORMAT_VERSION
 
 Request = dict[str, Any]
@@ -50,6 +57,7 @@ class Session:
 
     params: Params = field(default_factory=default_params)
     state: ChainState | None = None
+    replica: tuple[Program[HotStuffState], HotStuffState] | None = None
     done: bool = False
 
     def handle(self, request: Request) -> Request:
@@ -101,6 +109,23 @@ def _run(session: Session, request: Request) -> Request:
     return {"output": output.hex()}
 
 
+def _replica(session: Session, request: Request) -> Request:
+    config = decode_as(ReplicaConfig, _hex_field(request, "config"))
+    program = replica(config, session.params)
+    session.replica = (program, program.initial())
+    return {}
+
+
+def _replica_step(session: Session, request: Request) -> Request:
+    if session.replica is None:
+        raise ValueError("start a replica first")
+    program, state = session.replica
+    event = decode_input(decode_canonical(_hex_field(request, "input")))
+    state, effects = program.step(state, event)
+    session.replica = (program, state)
+    return {"effects": canonical_bytes(replica_effects(effects)).hex()}
+
+
 def _quit(session: Session, request: Request) -> Request:
     session.done = True
     return {}
@@ -112,6 +137,8 @@ _OPS: Final[dict[str, Callable[[Session, Request], Request]]] = {
     "hello": _hello,
     "load": _load,
     "quit": _quit,
+    "replica": _replica,
+    "replica_step": _replica_step,
     "run": _run,
 }
 

@@ -56,6 +56,7 @@ def test_every_runner_the_oracle_promises_is_there(tree: Path) -> None:
         "block/timeout",
         "chain/sequence",
         "consensus/certificate",
+        "consensus/hotstuff_replica",
         "consensus/checkpoint_root",
         "consensus/qc",
         "consensus/vertex",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 
 from aci_ref.chain.state import state_root
 from aci_ref.consensus.transactions import encode_transaction
@@ -56,3 +57,28 @@ def test_serve_answers_line_by_line_until_quit() -> None:
     assert "error" in answers[1] and "error" in answers[2]
     assert answers[3] == {}
     assert len(answers) == 4
+
+
+def test_a_replica_session_answers_each_step_and_refuses_what_it_cannot_read() -> None:
+    from aci_ref.vectors.replica_cases import record_run
+
+    config, steps = record_run("replica-a", decisions=1)
+    session = Session()
+    assert "error" in session.handle({"op": "replica_step", "input": "a0"})
+    assert session.handle({"op": "replica", "config": canonical_bytes(config).hex()}) == {}
+    for step in steps:
+        answer = session.handle(
+            {"op": "replica_step", "input": canonical_bytes(step["input"]).hex()}
+        )
+        assert answer == {"effects": canonical_bytes(step["effects"]).hex()}
+    odd = {
+        "kind": "Deliver",
+        "value": {"message": {"kind": "Gossip", "value": {}}, "now_ms": 1, "sender": "x"},
+    }
+    for bad in ({"kind": "Nap", "value": {}}, odd, {"kind": "Start"}):
+        answer = session.handle({"op": "replica_step", "input": canonical_bytes(bad).hex()})
+        assert answer == {"rejection": "bad_input"}
+    stranger = replace(config, seed=bytes(32))
+    assert session.handle({"op": "replica", "config": canonical_bytes(stranger).hex()}) == {
+        "rejection": "not_validator"
+    }

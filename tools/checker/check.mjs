@@ -5,6 +5,7 @@
 // paths, and exits 1 on any failure. Nothing here imports the reference: every hash, root,
 // encoding and signature verdict is derived again from the bytes on disk.
 
+import { checkReplica } from './replica.mjs'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { canonical, isStrict, same, strictDecode } from './cbor.mjs'
@@ -218,7 +219,10 @@ export function checkTree (tree, { strictKnown = false } = {}) {
       meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8'))
       if (existsSync(join(dir, 'pre.cbor'))) checkChain(tree, path, meta, tally)
       else if (existsSync(join(dir, 'input.cbor'))) checkFunction(tree, path, meta, params, tally)
-      else tally.check('case layout', path, false, 'neither pre.cbor nor input.cbor')
+      else if (existsSync(join(dir, 'config.cbor'))) {
+        const read = (name) => strictDecode(readFileSync(join(dir, name)))
+        checkReplica(path, read('config.cbor'), read('steps.cbor'), tally)
+      } else tally.check('case layout', path, false, 'no pre.cbor, input.cbor or config.cbor')
     } catch (error) {
       tally.check('case layout', path, false, `unreadable: ${error.message}`)
     }
