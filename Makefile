@@ -55,6 +55,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/lifecycle.py
 	$(BIN)/python benchmarks/consensus.py
 	$(BIN)/python benchmarks/aivm.py --save
+	$(BIN)/python benchmarks/vectors.py --save
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis tools/evm/node_modules \
