@@ -126,6 +126,7 @@ def _short(answer: dict[str, Any]) -> str:
     return json.dumps(
         {k: (v[:24] + "…" if isinstance(v, str) and len(v) > 28 else v) for k, v in answer.items()},
         sort_keys=True,
+        ensure_ascii=False,
     )
 
 
