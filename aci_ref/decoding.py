@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import immutables
 
 from aci_ref.encoding import canonical_bytes, decode_canonical
-from aci_ref.errors import RejectedError, Rejection
+from aci_ref.errors import InvariantViolation, RejectedError, Rejection
 
 T = TypeVar("T")
 
@@ -62,7 +62,8 @@ def build(cls: type, plain: Any, overrides: Mapping[str, Any] | None = None) -> 
         values[name] = _value(hint, plain[name])
     try:
         return cls(**values)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, InvariantViolation) as error:
+        # a record whose own checks refuse these values (a ledger that does not balance)
         raise RejectedError(Rejection.BAD_INPUT, f"{cls.__name__}: {error}") from error
 
 

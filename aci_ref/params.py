@@ -312,6 +312,21 @@ def _check_amounts(values: Mapping[str, object]) -> None:
             )
 
 
+def check_params(params: Params) -> None:
+    """ref: parameter checks — a `Params` that did not come from a file obeys every file rule.
+
+    Each field's bound, Table 5's shares making a whole, and the amounts below 2**63; the oracle
+    runs this on every state it is given, since a state carries its own parameters.
+    """
+    values = {f.name: getattr(params, f.name) for f in fields(Params)}
+    for f in fields(Params):
+        bound = f.metadata["bound"]
+        assert isinstance(bound, Bound)
+        bound.check(f.name, values[f.name])
+    _check_whole(values)
+    _check_amounts(values)
+
+
 def params_from_text(text: str) -> Params:
     """Parse and check the text of a parameters file (Table 5's shares must make a whole)."""
     try:

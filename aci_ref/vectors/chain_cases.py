@@ -18,6 +18,7 @@ from typing import Any, Final
 import wasmtime
 
 from aci_ref.aivm.bundled import bundled_contracts
+from aci_ref.aivm.engine import WASM_HEADER, sections
 from aci_ref.chain import ChainState, Effects, apply
 from aci_ref.chain.effects import Refunded, RefundReason, Sampled, Settled
 from aci_ref.chain.state import state_root
@@ -51,6 +52,10 @@ from aci_ref.vectors import refusals
 from aci_ref.vectors.tree import VectorCase, slug, snake
 
 Step = tuple[ChainState, SignedEvent, ChainState, Effects]
+
+RARELY: Final = Fraction(1, 1 << 63)
+"""The sampling rate of scenarios meant to go unsampled: a file's rate must lie in (0, 1], and
+at 2⁻⁶⁴ the named beacons of these worlds draw nothing (the vectors show it: no `Sampled`)."""
 
 
 def effect_list(effects: Effects) -> list[dict[str, Any]]:
@@ -109,7 +114,7 @@ def _lifecycle(rate: Fraction) -> World:
 
 
 def _timeout_and_epoch() -> World:
-    world = _traced(build_world(world_params(Fraction(0)), label="vectors-timeout"))
+    world = _traced(build_world(world_params(RARELY), label="vectors-timeout"))
     job_id = world.order("client-0")
     world.time_out(job_id)
     world.request("client-1")
@@ -119,7 +124,7 @@ def _timeout_and_epoch() -> World:
 
 
 def _stake_and_liquidity() -> World:
-    world = _traced(build_world(world_params(Fraction(0)), label="vectors-stake"))
+    world = _traced(build_world(world_params(RARELY), label="vectors-stake"))
     world.act("client-0", Transfer("client-1", 1_000))
     world.act("validator-0", Bond(Role.VALIDATOR, 1_000))
     world.act("validator-0", Unbond(Role.VALIDATOR, 1_000))
@@ -169,16 +174,22 @@ def _probe() -> World:
 
 
 CONTRACT_GAS: Final = 1_000_000
+CUSTOM_SECTION: Final = 0
 
 
 def _marketplace() -> bytes:
-    return bytes(wasmtime.wat2wasm(bundled_contracts()["marketplace"]))
+    """The marketplace contract without custom sections: they hold only the names of its
+    functions, which wasmtime's text compiler may write differently from one release to the
+    next, and the contract's bytes are part of every state root of these cases."""
+    wasm = bytes(wasmtime.wat2wasm(bundled_contracts()["marketplace"]))
+    kept = b"".join(wasm[s.start : s.end] for s in sections(wasm) if s.kind != CUSTOM_SECTION)
+    return WASM_HEADER + kept
 
 
 def _contract_calls() -> World:
     world = _traced(
         build_world(
-            world_params(Fraction(0)),
+            world_params(RARELY),
             label="vectors-aivm",
             contracts=(
                 ("marketplace", bytes(wasmtime.wat2wasm(bundled_contracts()["marketplace"]))),
@@ -205,7 +216,7 @@ SCENARIOS: Final[dict[str, Callable[[], World]]] = {
     "contract_calls": _contract_calls,
     "dispute_and_report": _dispute,
     "lifecycle_always_sampled": lambda: _lifecycle(Fraction(1)),
-    "lifecycle_never_sampled": lambda: _lifecycle(Fraction(0)),
+    "lifecycle_never_sampled": lambda: _lifecycle(RARELY),
     "probe_revealed": _probe,
     "stake_and_liquidity": _stake_and_liquidity,
     "timeout_expiry_epoch": _timeout_and_epoch,

@@ -11,6 +11,8 @@ from typing import Any
 
 from rich.console import Console
 
+from aci_ref.usage import UsageError
+
 
 def add_vectors_parser(sub: Any) -> None:
     """Add `vectors`, `diff` and `serve-oracle` to the top-level parser's `sub`."""
@@ -21,7 +23,7 @@ def add_vectors_parser(sub: Any) -> None:
         help="write every runner's cases and manifest.json under OUT",
         description="Write the vector tree (cases, params.cbor, manifest.json) under OUT.",
     )
-    g.add_argument("out", metavar="OUT", type=Path, help="directory to write (created)")
+    g.add_argument("out", metavar="OUT", type=Path, help="a new or empty directory to write")
     g.set_defaults(handler=cmd_vectors_generate)
     d = sub.add_parser(
         "diff",
@@ -45,7 +47,7 @@ def add_vectors_parser(sub: Any) -> None:
     s.set_defaults(handler=cmd_serve_oracle)
 
 
-MUTANT_NAMES = ("fee-rounding", "merkle-split", "skip-signature")
+MUTANT_NAMES = ("fee-rounding", "merkle-split", "refusal-moves-state", "skip-signature")
 """The names `--mutant` takes (`aci_ref.vectors.mutants:MUTANTS`, not imported here: building the
 parser must stay cheap)."""
 
@@ -54,7 +56,10 @@ def cmd_vectors_generate(args: argparse.Namespace, console: Console) -> int:
     from aci_ref.vectors.generate import generate
 
     started = time.perf_counter()
-    manifest = generate(args.out)
+    try:
+        manifest = generate(args.out)
+    except FileExistsError as error:
+        raise UsageError(f"vectors generate: {error}") from None
     took = time.perf_counter() - started
     counts = ", ".join(f"{runner} {n}" for runner, n in manifest["counts"].items())
     console.print(f"{len(manifest['cases'])} cases in {args.out} ({counts}) in {took:.1f} s")

@@ -12,6 +12,7 @@ sides instead and shrinks a divergence to a minimal input.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import selectors
@@ -26,7 +27,7 @@ import cbor2
 
 from aci_ref.encoding import canonical_bytes
 from aci_ref.vectors.oracle import Session
-from aci_ref.vectors.tree import read_case
+from aci_ref.vectors.tree import FORMAT_VERSION, read_case
 
 ANSWER_TIMEOUT_S: Final = 60.0
 """How long the runner waits for one answer before it calls the implementation hung."""
@@ -50,6 +51,7 @@ class Implementation:
             cwd=cwd,
         )
         self._buffer = b""
+        self.hung = False
 
     def request(self, message: dict[str, Any]) -> dict[str, Any]:
         """Send one request and wait for its one-line answer."""
@@ -75,6 +77,7 @@ class Implementation:
             selector.register(stream, selectors.EVENT_READ)
             while b"\n" not in self._buffer:
                 if not selector.select(ANSWER_TIMEOUT_S):
+                    self.hung = True
                     raise ImplementationError(f"no answer within {ANSWER_TIMEOUT_S:.0f} s")
                 chunk = os.read(stream.fileno(), 1 << 16)
                 if not chunk:
@@ -85,8 +88,11 @@ class Implementation:
 
     def close(self) -> None:
         """Ask it to quit; kill it if it does not."""
-        with contextlib.suppress(ImplementationError):
-            self.request({"op": "quit"})
+        if self.hung:  # it did not answer before; it will not answer `quit` either
+            self.process.kill()
+        else:
+            with contextlib.suppress(ImplementationError):
+                self.request({"op": "quit"})
         for stream in (self.process.stdin, self.process.stdout):
             if stream is not None:
                 with contextlib.suppress(OSError):  # a dead process's pipe
@@ -228,7 +234,25 @@ def _replay_chain(impl: Implementation, case: str, parts: dict[str, bytes]) -> D
             dumped = impl.request({"op": "dump"}).get("state")
             mine = bytes.fromhex(reference.handle({"op": "dump"})["state"])
             return Divergence(case, index, expected, got, state_fields(mine, dumped))
+    # A refused step must leave the state as it was: compare the final state whole, which the
+    # per-step answers of a refused step never show.
+    dumped = impl.request({"op": "dump"}).get("state")
+    mine = bytes.fromhex(reference.handle({"op": "dump"})["state"])
+    theirs = bytes.fromhex(dumped) if isinstance(dumped, str) and _is_hex(dumped) else None
+    if theirs != mine:
+        want = {"root": hashlib.sha256(mine).hexdigest()}
+        got = {"root": hashlib.sha256(theirs).hexdigest()} if theirs is not None else {}
+        lines = ("the final state differs", *state_fields(mine, dumped))
+        return Divergence(case, None, want, got, lines)
     return None
+
+
+def _is_hex(text: str) -> bool:
+    try:
+        bytes.fromhex(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _replay_replica(impl: Implementation, case: str, parts: dict[str, bytes]) -> Divergence | None:
@@ -255,6 +279,9 @@ def replay_tree(
     Returns (cases run, divergences found); stops at the first unless told otherwise.
     """
     manifest = json.loads((tree / "manifest.json").read_text())
+    hello = impl.request({"op": "hello"})
+    if hello.get("format") != FORMAT_VERSION:
+        raise ImplementationError(f"it speaks format {hello.get('format')!r}, not {FORMAT_VERSION}")
     found: list[Divergence] = []
     ran = 0
     for entry in manifest["cases"]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from fractions import Fraction
 from functools import cache
 from typing import Any
 
@@ -25,6 +24,7 @@ from aci_ref.poai.attestation import Metrics
 from aci_ref.poai.profiles import HARDWARE_CLASSES
 from aci_ref.poai.tee import TrustAnchors
 from aci_ref.sim.world import RESOURCE_CLASS, World, build_world, mlp, world_params
+from aci_ref.vectors.chain_cases import RARELY
 from aci_ref.vectors.handlers import run_handler
 from aci_ref.vectors.tree import VectorCase, slug
 
@@ -164,6 +164,10 @@ _CBOR_SAMPLES: tuple[tuple[str, str], ...] = (
     ("two items", "0001"),
     ("fraction as array", "820103"),
     ("lone surrogate in text", "63eda080"),
+    ("64 nested arrays", "81" * 64 + "00"),
+    ("65 nested arrays", "81" * 65 + "00"),
+    ("5000 nested tags", "c6" * 5000 + "00"),
+    ("64 nested arrays around a reserved head", "81" * 63 + "1c"),
 )
 """CBOR items, canonical and not, for the encoding runner (hex)."""
 
@@ -198,7 +202,7 @@ def crypto_inputs() -> Iterator[tuple[str, str, str, str, Input]]:
 @cache
 def _world() -> World:
     """A world with a settled job, a running job and its worker's attestation."""
-    world = build_world(world_params(Fraction(0)), label="vectors-functions")
+    world = build_world(world_params(RARELY), label="vectors-functions")
     world.run_job("client-0")
     world.order("client-1")
     return world

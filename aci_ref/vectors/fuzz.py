@@ -22,6 +22,7 @@ from aci_ref.consensus.transactions import encode_transaction
 from aci_ref.crypto import KeyPair
 from aci_ref.economics.ledger import Role
 from aci_ref.encoding import canonical_bytes
+from aci_ref.errors import InvariantViolation
 from aci_ref.events import AcceptQuote, Bond, RequestQuote, SignedEvent, Transfer, Unbond
 from aci_ref.market.jobs import JobStatus
 from aci_ref.sim.world import BLOCK_MS, MODEL_ID, SLA_MS, World, build_world, world_params
@@ -174,7 +175,10 @@ def run_program(impl: Implementation, program: list[Op]) -> None:
         request = run.request(kind, a, b)
         if request is None:
             continue
-        want = verdict(reference.handle(request))
+        answer = reference.handle(request)
+        if "internal" in answer or "error" in answer:
+            raise InvariantViolation(f"the reference failed on {kind}({a}, {b}): {answer}")
+        want = verdict(answer)
         got = verdict(impl.request(request))
         if reference.state is not None:
             run.world.state = reference.state
@@ -184,6 +188,11 @@ def run_program(impl: Implementation, program: list[Op]) -> None:
             if "output" in want and "output" in got:
                 lines = state_fields(bytes.fromhex(want["output"]), got["output"])
             raise FuzzDivergence(Divergence(label, index, want, got, lines), program)
+    mine = reference.handle({"op": "dump"})["state"]
+    theirs = impl.request({"op": "dump"}).get("state")
+    if theirs != mine:
+        lines = ("the final state differs", *state_fields(bytes.fromhex(mine), theirs))
+        raise FuzzDivergence(Divergence("fuzz, the final state", None, {}, {}, lines), program)
 
 
 @dataclass

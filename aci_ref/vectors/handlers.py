@@ -99,6 +99,14 @@ class _Walk:
         if self.unsupported is None:
             self.unsupported = why
 
+    def _deep(self, depth: int) -> None:
+        """Past `MAX_DEPTH` enclosing arrays, maps and tags the scan stops: the item is refused
+        as unsupported without reading further (so no input can exhaust the stack)."""
+        if depth >= MAX_DEPTH:
+            raise RejectedError(
+                Rejection.ENCODING_UNSUPPORTED_TYPE, f"nested deeper than {MAX_DEPTH}"
+            )
+
     def _malformed(self, why: str) -> RejectedError:
         return RejectedError(Rejection.BAD_INPUT, f"not one well-formed CBOR item: {why}")
 
@@ -132,7 +140,8 @@ class _Walk:
             return self._container(at, major, argument, depth)
         if major == 6:
             self.note(f"tag {argument}")
-            return self.item(at, depth)
+            self._deep(depth)
+            return self.item(at, depth + 1)
         if argument is None:
             raise self._malformed("a break outside an indefinite item")
         if info == 24 and argument < 32:
@@ -170,8 +179,7 @@ class _Walk:
     def _container(
         self, at: int, major: int, argument: int | None, depth: int
     ) -> tuple[int, object]:
-        if depth >= MAX_DEPTH:
-            self.note(f"nested deeper than {MAX_DEPTH}")
+        self._deep(depth)
         keys: set[str] = set()
         count = 0
         while argument is None or count < argument:
@@ -201,9 +209,10 @@ def canonical_form(params: Params, plain: Plain) -> Plain:
 
     In this order: `bad_input` unless the bytes are exactly one well-formed item (text must be
     UTF-8); `encoding_unsupported_type` if it holds anything outside the protocol's types
-    (tags, floats, undefined, simple values, map keys other than text, two equal keys, nesting
-    deeper than `MAX_DEPTH`). The scan happens before any library reads the bytes, as cbor2
-    would give some tags a meaning (a bignum becomes an integer) and drop others.
+    (tags, floats, undefined, simple values, map keys other than text, two equal keys). An item
+    nested deeper than `MAX_DEPTH` arrays, maps and tags is refused as unsupported as soon as
+    the scan reaches that depth, whatever follows. The scan happens before any library reads the
+    bytes, as cbor2 would give some tags a meaning (a bignum becomes an integer) and drop others.
     """
     data = _field(plain, "cbor", bytes)
     walk = _Walk(data)

@@ -8,10 +8,12 @@ or the fuzzer have a hole. Nothing outside that flag ever applies a mutant.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Final
 
 from aci_ref import crypto, events
 from aci_ref.economics import fees
+from aci_ref.errors import RejectedError
 from aci_ref.params import BPS, Params
 
 
@@ -40,9 +42,28 @@ def _merkle_split() -> None:
     crypto._split = lambda n: (n + 1) // 2
 
 
+def _refusal_moves_state() -> None:
+    """A refused event is answered with its code, yet the state still moves (one block up)."""
+    from aci_ref.vectors import oracle
+
+    original = oracle._OPS["apply"]
+
+    def mutated(session: oracle.Session, request: oracle.Request) -> oracle.Request:
+        before = session.state
+        try:
+            return original(session, request)
+        except RejectedError:
+            if before is not None:
+                session.state = replace(before, height=before.height + 1)
+            raise
+
+    oracle._OPS["apply"] = mutated
+
+
 MUTANTS: Final[dict[str, Callable[[], None]]] = {
     "fee-rounding": _fee_rounding,
     "merkle-split": _merkle_split,
+    "refusal-moves-state": _refusal_moves_state,
     "skip-signature": _skip_signature,
 }
 """ref: mutants — each broken rule, by the name `--mutant` takes."""

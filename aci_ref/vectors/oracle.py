@@ -13,8 +13,12 @@ One request per line on stdin, one answer per line on stdout, bytes as lowercase
                                      → {"effects": HEX}
     {"op": "quit"}                   → {} and the process ends
 
-A request that cannot be read is answered {"error": TEXT}; the session goes on. `Session.handle`
-is the whole protocol as a pure function of the session and one request; `serve` only moves the
+A request that cannot be read is answered {"error": TEXT}; a bug of the reference itself is
+answered {"internal": TEXT}, which the runner reports as the reference's failure; either way
+the session goes on. `load` refuses (`bad_input`, or a `params_*` code) a state whose parameters
+break a file rule or that breaks a chain invariant (`aci_ref.chain.invariants:check_chain`).
+`Session.handle` is the whole protocol
+as a pure function of the session and one request; `serve` only moves the
 lines. The same protocol is what `aci-ref diff --impl CMD` expects of any implementation.
 """
 
@@ -27,14 +31,15 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Final
 
 from aci_ref.chain import ChainState, apply
+from aci_ref.chain.invariants import check_chain
 from aci_ref.chain.state import state_root
 from aci_ref.consensus.hotstuff_state import HotStuffState
 from aci_ref.consensus.io import Program
 from aci_ref.consensus.transactions import decode_transaction
 from aci_ref.decoding import decode_as
 from aci_ref.encoding import canonical_bytes, decode_canonical
-from aci_ref.errors import RejectedError
-from aci_ref.params import Params, default_params
+from aci_ref.errors import InvariantViolation, RejectedError, Rejection
+from aci_ref.params import Params, check_params, default_params
 from aci_ref.vectors.chain_cases import effect_list
 from aci_ref.vectors.handlers import run_handler
 from aci_ref.vectors.replica_cases import ReplicaConfig, decode_input, replica
@@ -72,6 +77,8 @@ class Session:
             return {"rejection": refused.rejection.value}
         except ValueError as error:
             return {"error": str(error)}
+        except Exception as bug:
+            return {"internal": f"{type(bug).__name__}: {bug}"}
 
 
 def _hello(session: Session, request: Request) -> Request:
@@ -80,6 +87,13 @@ def _hello(session: Session, request: Request) -> Request:
 
 def _load(session: Session, request: Request) -> Request:
     state = decode_as(ChainState, _hex_field(request, "state"))
+    check_params(state.params)
+    try:
+        check_chain(state)
+    except InvariantViolation as broken:
+        raise RejectedError(
+            Rejection.BAD_INPUT, f"the state breaks an invariant: {broken}"
+        ) from None
     session.state = state
     return {"root": state_root(state).hex()}
 
@@ -88,11 +102,13 @@ def _apply(session: Session, request: Request) -> Request:
     if session.state is None:
         raise ValueError("load a state first")
     event = decode_transaction(_hex_field(request, "event"))
-    session.state, effects = apply(session.state, event)
-    return {
+    after, effects = apply(session.state, event)
+    answer = {
         "effects": canonical_bytes(effect_list(effects)).hex(),
-        "root": state_root(session.state).hex(),
+        "root": state_root(after).hex(),
     }
+    session.state = after  # only once the answer could be written
+    return answer
 
 
 def _dump(session: Session, request: Request) -> Request:
@@ -151,8 +167,8 @@ def serve(stdin: IO[str] = sys.stdin, stdout: IO[str] = sys.stdout) -> int:
             continue
         try:
             request = json.loads(line)
-        except json.JSONDecodeError as error:
-            answer: Request = {"error": f"not JSON: {error.msg}"}
+        except (ValueError, RecursionError) as error:  # JSONDecodeError is a ValueError
+            answer: Request = {"error": f"not JSON: {error}"}
         else:
             answer = (
                 session.handle(request) if isinstance(request, dict) else {"error": "not an object"}

@@ -1,9 +1,9 @@
-"""ref: state schema — every record the chain state and its events are made of, as CBOR types.
+"""ref: state schema — every record the chain state, its events and effects are made of, as CBOR.
 
-Walks the type annotations from `ChainState` and `SignedEvent` down and lists each dataclass once,
-its fields in the order their keys are encoded (bytewise order of the encoded names), each with
-its CBOR shape. docs/vectors.md carries this listing, and a test keeps the two identical, so the
-document cannot fall behind the code.
+Walks the type annotations from `ChainState`, `SignedEvent` and every effect down and lists each
+dataclass once, its fields in the order their keys are encoded (bytewise order of the encoded
+names), each with its CBOR shape. docs/vectors.md carries this listing, and a test keeps the two
+identical, so the document cannot fall behind the code.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 import immutables
 
+from aci_ref.chain.effects import Effect
 from aci_ref.chain.state import ChainState
 from aci_ref.encoding import canonical_bytes
 from aci_ref.events import Event, SignedEvent
@@ -55,7 +56,7 @@ def _shape(hint: Any, found: list[type]) -> str:
 def state_schema() -> str:
     """ref: state schema — the listing of every record under `ChainState` and `SignedEvent`."""
     found: list[type] = [ChainState, SignedEvent]
-    for kind in typing.get_args(Event):
+    for kind in (*typing.get_args(Event), *typing.get_args(Effect)):
         found.append(kind)
     lines: list[str] = []
     index = 0

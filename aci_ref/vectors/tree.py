@@ -105,6 +105,9 @@ def write_tree(
 
     Returns the manifest.
     """
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        # files of an older tree would survive beside the new one and break its case digests
+        raise FileExistsError(f"{out} exists and is not an empty directory")
     listed = list(cases)
     check_names(listed)
     out.mkdir(parents=True, exist_ok=True)

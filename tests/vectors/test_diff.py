@@ -31,10 +31,11 @@ def test_the_reference_agrees_with_itself_on_every_vector_and_program(tree: Path
         ("fee-rounding", "block/settlement/", [("fee", 1, 0)]),
         ("skip-signature", "chain/", [("bad_signature", 0, 0)]),
         ("merkle-split", "consensus/checkpoint_root/", [("merkle", None, 0)]),
+        ("refusal-moves-state", "block/", [("transfer", 0, 0)]),
     ],
 )
 def test_each_broken_build_is_found_and_shrunk(
-    tree: Path, mutant: str, first_case: str, shrunk: list[tuple[str, int, int]]
+    tree: Path, mutant: str, first_case: str, shrunk: list[tuple[str, int | None, int]]
 ) -> None:
     with Implementation(f"{ORACLE} --mutant {mutant}") as impl:
         _, found = replay_tree(impl, tree)

@@ -123,3 +123,21 @@ def test_the_documented_schema_is_the_code_s() -> None:
     begin, end = doc.index("<!-- schema:begin -->"), doc.index("<!-- schema:end -->")
     listed = doc[begin:end].split("```text\n", 1)[1].rsplit("```", 1)[0]
     assert listed.rstrip("\n") == state_schema().rstrip("\n")
+
+
+def test_the_contract_in_the_vectors_is_pinned() -> None:
+    """Its bytes are in every state root of the contract cases: a new text compiler must not move
+    them unnoticed (custom sections, the only part free to differ, are stripped)."""
+    import hashlib
+
+    from aci_ref.vectors.chain_cases import _marketplace
+
+    digest = hashlib.sha256(_marketplace()).hexdigest()
+    assert digest == "f46646f55845f44c708686823c88ba5c9cd50bcf19a589abea945fcc71a97ec4"
+
+
+def test_an_old_tree_is_never_overwritten(tree: Path) -> None:
+    import pytest
+
+    with pytest.raises(FileExistsError):
+        generate(tree)

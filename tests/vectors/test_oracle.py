@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 from dataclasses import replace
+from fractions import Fraction
+
+import cbor2
+import pytest
 
 from aci_ref.chain.state import state_root
 from aci_ref.consensus.transactions import encode_transaction
 from aci_ref.encoding import canonical_bytes
 from aci_ref.events import Transfer
-from aci_ref.sim.world import build_world
+from aci_ref.sim.world import build_world, world_params
 from aci_ref.vectors.oracle import Session, serve
 
 
 def test_a_session_loads_applies_and_dumps() -> None:
-    world = build_world(label="oracle")
+    world = build_world(world_params(Fraction(1, 2)), label="oracle")
     session = Session()
     assert session.handle({"op": "load", "state": canonical_bytes(world.state).hex()}) == {
         "root": state_root(world.state).hex()
@@ -82,3 +87,44 @@ def test_a_replica_session_answers_each_step_and_refuses_what_it_cannot_read() -
     assert session.handle({"op": "replica", "config": canonical_bytes(stranger).hex()}) == {
         "rejection": "not_validator"
     }
+
+
+def test_load_refuses_states_the_chain_could_never_reach() -> None:
+    world = build_world(world_params(Fraction(1, 2)), label="oracle-bad")
+    plain = cbor2.loads(canonical_bytes(world.state))
+    changes = (
+        (("ledger", "balances", "client-0"), 1, "bad_input"),  # a token from nowhere
+        (("params", "aivm_wasm_stack_bytes"), None, "params_out_of_range"),
+        (("params", "fee_worker_bps"), None, "params_fee_shares_not_whole"),
+    )
+    for path, extra, code in changes:
+        bad = copy.deepcopy(plain)
+        *outer, last = path
+        holder = bad
+        for key in outer:
+            holder = holder[key]
+        holder[last] = holder[last] + extra if extra is not None else 0
+        data = canonical_bytes(bad).hex()
+        assert Session().handle({"op": "load", "state": data}) == {"rejection": code}, path
+
+
+def test_a_bug_of_the_reference_is_reported_and_the_session_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from aci_ref.vectors import oracle
+
+    def broken(session: Session, request: dict[str, object]) -> dict[str, object]:
+        raise ZeroDivisionError("planted")
+
+    monkeypatch.setitem(oracle._OPS, "hello", broken)
+    session = Session()
+    assert session.handle({"op": "hello"}) == {"internal": "ZeroDivisionError: planted"}
+    assert "error" in session.handle({"op": "dump"})
+
+
+def test_hostile_lines_are_answered() -> None:
+    lines = ["[" * 100_000, '{"op": ' + "1" * 5000 + "}", '{"op": "quit"}']
+    out = io.StringIO()
+    assert serve(io.StringIO("\n".join(lines) + "\n"), out) == 0
+    answers = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert "error" in answers[0] and "error" in answers[1] and answers[2] == {}

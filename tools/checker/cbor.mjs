@@ -14,6 +14,9 @@ export const MAX_DEPTH = 64
 
 export class Malformed extends Error {}
 
+// Past MAX_DEPTH enclosing arrays, maps and tags the walk stops: unsupported, whatever follows.
+export class TooDeep extends Error {}
+
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 // Decoding options under which cborg itself refuses every non-shortest head, indefinite length,
@@ -107,7 +110,7 @@ export function walk (data, pos = 0, depth = 0, state = { unsupported: null }) {
       }
     }
     case 4: case 5: {
-      if (depth >= MAX_DEPTH) note(`nested deeper than ${MAX_DEPTH}`)
+      if (depth >= MAX_DEPTH) throw new TooDeep(`nested deeper than ${MAX_DEPTH}`)
       const items = []
       const map = new Map()
       for (let i = 0n; arg === null || i < arg; i++) {
@@ -126,7 +129,8 @@ export function walk (data, pos = 0, depth = 0, state = { unsupported: null }) {
     }
     case 6: {
       note(`tag ${arg}`)
-      const inner = walk(data, pos, depth, state)
+      if (depth >= MAX_DEPTH) throw new TooDeep(`nested deeper than ${MAX_DEPTH}`)
+      const inner = walk(data, pos, depth + 1, state)
       pos = inner.end
       return result(inner.value)
     }
@@ -152,6 +156,7 @@ export function canonicalForm (data) {
     walked = walk(data)
   } catch (error) {
     if (error instanceof Malformed) return { rejection: 'bad_input', why: error.message }
+    if (error instanceof TooDeep) return { rejection: 'encoding_unsupported_type', why: error.message }
     throw error
   }
   if (walked.end !== data.length) return { rejection: 'bad_input', why: 'bytes after the item' }
