@@ -23,9 +23,26 @@ from aci_ref.crypto import KeyPair
 from aci_ref.economics.ledger import Role
 from aci_ref.encoding import canonical_bytes
 from aci_ref.errors import InvariantViolation
-from aci_ref.events import AcceptQuote, Bond, RequestQuote, SignedEvent, Transfer, Unbond
+from aci_ref.events import (
+    AcceptQuote,
+    Bond,
+    DepositLiquidity,
+    RequestQuote,
+    SignedEvent,
+    Transfer,
+    Unbond,
+    WithdrawLiquidity,
+)
 from aci_ref.market.jobs import JobStatus
-from aci_ref.sim.world import BLOCK_MS, MODEL_ID, SLA_MS, World, build_world, world_params
+from aci_ref.sim.world import (
+    BLOCK_MS,
+    MODEL_ID,
+    RESOURCE_CLASS,
+    SLA_MS,
+    World,
+    build_world,
+    world_params,
+)
 from aci_ref.vectors.diff import Divergence, Implementation, state_fields, verdict
 from aci_ref.vectors.oracle import Session
 
@@ -43,6 +60,9 @@ KINDS: Final = (
     "merkle",
     "fee",
     "ed25519",
+    "huge_transfer",
+    "liquidity",
+    "garbled",
 )
 
 Op = tuple[str, int, int]
@@ -86,6 +106,22 @@ class _Run:
             if kind == "replayed_nonce":
                 return self.event(sender, body, nonce=max(1, w.next_nonce(sender) - 1 - b % 2))
             return self.event(sender, body)
+        if kind == "huge_transfer":  # amounts at the edge of 64 bits
+            sender, to = self.pick(accounts, a), self.pick(accounts, b)
+            return self.event(sender, Transfer(to, (1 << 63) - 1 - b % 3 + a % 2))
+        if kind == "liquidity":
+            lp = self.pick(w.lps, a)
+            if a % 2:
+                return self.event(lp, DepositLiquidity(RESOURCE_CLASS, 1 + b % 10_000))
+            return self.event(lp, WithdrawLiquidity(RESOURCE_CLASS, 1 + b % 10_000))
+        if kind == "garbled":  # a real transaction with one byte changed, or cut short
+            signed = w.sign(self.pick(accounts, a), Transfer(self.pick(accounts, b), 1))
+            data = bytearray(encode_transaction(signed))
+            if b % 2:
+                del data[b % len(data) :]
+            else:
+                data[a % len(data)] ^= 1 << (b % 8)
+            return {"event": bytes(data).hex(), "op": "apply"}
         if kind in ("bond", "unbond"):
             who = self.pick(w.validators, a)
             kind_of = Bond if kind == "bond" else Unbond
@@ -217,6 +253,7 @@ def fuzz(impl: Implementation, examples: int) -> FuzzResult:
         phases=(Phase.generate, Phase.shrink),
         suppress_health_check=list(HealthCheck),
         print_blob=False,
+        report_multiple_bugs=False,
     )
     @given(programs)
     def check(program: list[Op]) -> None:
