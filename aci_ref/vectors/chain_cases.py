@@ -24,6 +24,7 @@ from aci_ref.chain.effects import Refunded, RefundReason, Sampled, Settled
 from aci_ref.chain.state import state_root
 from aci_ref.consensus.transactions import encode_transaction
 from aci_ref.economics.ledger import Role
+from aci_ref.encoding import canonical_bytes
 from aci_ref.errors import RejectedError, Rejection
 from aci_ref.events import (
     Bond,
@@ -32,10 +33,12 @@ from aci_ref.events import (
     ReportInvalidAttestation,
     SealBlock,
     SignedEvent,
+    SubmitResult,
     Transfer,
     Unbond,
     Withdraw,
     WithdrawLiquidity,
+    job_id_of,
 )
 from aci_ref.sim.world import (
     MODEL_ID,
@@ -189,27 +192,29 @@ def _marketplace() -> bytes:
 def _contract_calls() -> World:
     world = _traced(
         build_world(
-            world_params(RARELY),
-            label="vectors-aivm",
-            contracts=(
-                ("marketplace", bytes(wasmtime.wat2wasm(bundled_contracts()["marketplace"]))),
-            ),
+            world_params(RARELY), label="vectors-aivm", contracts=(("marketplace", _marketplace()),)
         )
     )
     call_data = bytes([len(MODEL_ID)]) + MODEL_ID.encode() + world.new_input()
-    submit = CallContract(
-        "marketplace", "submitJob", (SLA_MS, 10**9, 10**9), call_data, CONTRACT_GAS
-    )
-    world.act("client-0", submit)
-    world.act(
-        "client-1",
-        CallContract("marketplace", "submitJob", (SLA_MS, 1, 1), call_data, CONTRACT_GAS),
-    )
-    world.act(
-        "client-1",
-        CallContract("marketplace", "submitJob", (SLA_MS, 10**9, 10**9), call_data, 21_500),
-    )
+    rich, poor = (SLA_MS, 10**9, 10**9), (SLA_MS, 1, 1)
+    world.act("client-0", _call("submitJob", rich, call_data))
+    job_id = job_id_of("client-0", world.state.nonces["client-0"])  # the call's nonce names it
+    # a budget below the quote reverts; a limit below the call's needs runs out of gas
+    world.act("client-1", _call("submitJob", poor, call_data))
+    world.act("client-1", _call("submitJob", rich, call_data, gas=21_500))
+    output, attestation = world.attestation(job_id)
+    result = canonical_bytes(SubmitResult(job_id, output, attestation))
+    world.act(world.job(job_id).worker, _call("settleJob", (), result))
+    world.seal()
+    verifier = world.verifiers[0]
+    world.act(verifier, _call("stake", (1, 1_000), b""))
+    world.act(verifier, _call("unstake", (1, 1_000), b""))
+    world.act(verifier, _call("stake", (7, 1_000), b""))  # no such role: the call traps
     return world
+
+
+def _call(function: str, args: tuple[int, ...], data: bytes, gas: int = 0) -> CallContract:
+    return CallContract("marketplace", function, args, data, gas or CONTRACT_GAS)
 
 
 SCENARIOS: Final[dict[str, Callable[[], World]]] = {
