@@ -48,6 +48,10 @@ from aci_ref.vectors.tree import FORMAT_VERSION
 
 Request = dict[str, Any]
 
+MAX_BRACKETS: Final = 64
+"""A request line with more brackets than this is refused unread: every request is one flat
+object, and a line of 100,000 brackets crashes the JSON parser's C code instead of raising."""
+
 
 def _hex_field(request: Request, name: str) -> bytes:
     value = request.get(name)
@@ -159,21 +163,25 @@ _OPS: Final[dict[str, Callable[[Session, Request], Request]]] = {
 }
 
 
+def answer_line(session: Session, line: str) -> Request:
+    """The answer to one request line."""
+    if line.count("[") + line.count("{") > MAX_BRACKETS:
+        # requests are flat; deep nesting can overflow the JSON parser's C stack
+        return {"error": "a request nests no arrays or objects this deep"}
+    try:
+        request = json.loads(line)
+    except (ValueError, RecursionError) as error:  # JSONDecodeError is a ValueError
+        return {"error": f"not JSON: {error}"}
+    return session.handle(request) if isinstance(request, dict) else {"error": "not an object"}
+
+
 def serve(stdin: IO[str] = sys.stdin, stdout: IO[str] = sys.stdout) -> int:
     """Answer requests line by line until `quit` or the end of input."""
     session = Session()
     for line in stdin:
         if not line.strip():
             continue
-        try:
-            request = json.loads(line)
-        except (ValueError, RecursionError) as error:  # JSONDecodeError is a ValueError
-            answer: Request = {"error": f"not JSON: {error}"}
-        else:
-            answer = (
-                session.handle(request) if isinstance(request, dict) else {"error": "not an object"}
-            )
-        stdout.write(json.dumps(answer, sort_keys=True) + "\n")
+        stdout.write(json.dumps(answer_line(session, line), sort_keys=True) + "\n")
         stdout.flush()
         if session.done:
             break
