@@ -180,7 +180,7 @@ def encoding_inputs() -> Iterator[tuple[str, str, str, str, Input]]:
     world = _world()
     for label, value in (
         ("chain state", world.state),
-        ("job", next(iter(world.state.jobs.values()))),
+        ("job", world.state.jobs[min(world.state.jobs)]),
         ("market", world.state.market),
         ("params", world.params),
     ):

@@ -10,19 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
-from typing import Any, Final
+from functools import partial
+from typing import Any, Final, TypeVar
 
 import cbor2
 
 from aci_ref import crypto
 from aci_ref.decoding import from_plain
 from aci_ref.economics import fees, slashing
+from aci_ref.economics.invariants import check_ledger
 from aci_ref.economics.ledger import Ledger
 from aci_ref.economics.records import Evidence
 from aci_ref.encoding import MAX_DEPTH, canonical_bytes, decode_canonical
 from aci_ref.errors import InvariantViolation, RejectedError, Rejection
 from aci_ref.market import hmm
 from aci_ref.market.hmm import Market
+from aci_ref.market.hmm_invariants import check_market
 from aci_ref.params import Params
 from aci_ref.poai import verification
 from aci_ref.poai.attestation import Attestation
@@ -32,6 +35,7 @@ from aci_ref.poai.verification import ExpectedJob
 from aci_ref.vectors.consensus_cases import CONSENSUS_HANDLERS
 
 Plain = dict[str, Any]
+T = TypeVar("T")
 Handler = Callable[[Params, Plain], Plain]
 
 
@@ -46,6 +50,16 @@ def _byte_list(plain: Plain, name: str) -> list[bytes]:
     value = plain.get(name) if isinstance(plain, dict) else None
     if not isinstance(value, list) or not all(type(item) is bytes for item in value):
         raise RejectedError(Rejection.BAD_INPUT, f"input field {name!r} must be a list of bytes")
+    return value
+
+
+def _reachable(value: T, check: Callable[[T], None]) -> T:
+    """`value` if the chain could hold it (its invariant checker passes), else `bad_input`: the
+    handlers compute only on records the protocol can reach, as `load` does for states."""
+    try:
+        check(value)
+    except InvariantViolation as broken:
+        raise RejectedError(Rejection.BAD_INPUT, f"not a reachable record: {broken}") from None
     return value
 
 
@@ -242,7 +256,9 @@ def fee_split(params: Params, plain: Plain) -> Plain:
 
 def slash(params: Params, plain: Plain) -> Plain:
     """Table 2 applied to `ledger` with `evidence` (`aci_ref.economics.slashing:slash`)."""
-    ledger = from_plain(Ledger, plain.get("ledger"))
+    ledger = _reachable(
+        from_plain(Ledger, plain.get("ledger")), partial(check_ledger, params=params)
+    )
     evidence = from_plain(Evidence, plain.get("evidence"))
     after, record = slashing.slash(ledger, params, evidence)
     return {"ledger": after, "record": record}
@@ -250,7 +266,7 @@ def slash(params: Params, plain: Plain) -> Plain:
 
 def hmm_quote(params: Params, plain: Plain) -> Plain:
     """HMM quote for `units` in `resource_class` (`aci_ref.market.hmm:quote`)."""
-    market = from_plain(Market, plain.get("market"))
+    market = _reachable(from_plain(Market, plain.get("market")), check_market)
     found = hmm.quote(
         market, params, _field(plain, "resource_class", str), _field(plain, "units", int)
     )
@@ -259,7 +275,7 @@ def hmm_quote(params: Params, plain: Plain) -> Plain:
 
 def hmm_buy(params: Params, plain: Plain) -> Plain:
     """HMM swap: fill `units` at the quote, bounded by `max_price` (`aci_ref.market.hmm:buy`)."""
-    market = from_plain(Market, plain.get("market"))
+    market = _reachable(from_plain(Market, plain.get("market")), check_market)
     after, filled = hmm.buy(
         market,
         params,

@@ -34,6 +34,25 @@ def test_vectors_regenerate_byte_for_byte(tree: Path, tmp_path: Path) -> None:
     assert [name for name in first if first[name] != second[name]] == []
 
 
+def test_another_process_with_other_hash_seeds_writes_the_same_tree(
+    tree: Path, tmp_path: Path
+) -> None:
+    """String hashes, and so the iteration order of sets and persistent maps, change from one
+    interpreter to the next; nothing written may depend on them."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "again"
+    for seed in ("1", "2"):
+        target = out / seed
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        command = [sys.executable, "-m", "aci_ref.cli", "vectors", "generate", str(target)]
+        subprocess.run(command, check=True, env=env, capture_output=True, timeout=300)
+        first, second = _files(tree), _files(target)
+        assert [name for name in first if first[name] != second.get(name)] == []
+
+
 def test_the_manifest_lists_every_case_with_its_hash(tree: Path) -> None:
     manifest = json.loads((tree / "manifest.json").read_text())
     listed = {entry["path"]: entry["sha256"] for entry in manifest["cases"]}
