@@ -63,6 +63,9 @@ KINDS: Final = (
     "huge_transfer",
     "liquidity",
     "garbled",
+    "proof",
+    "cbor",
+    "strict_cbor",
 )
 
 Op = tuple[str, int, int]
@@ -169,6 +172,13 @@ def _call(kind: str, a: int, b: int) -> dict[str, Any]:
         return _run_request("merkle", "root", {"leaves": leaves})
     if kind == "fee":
         return _run_request("economics", "fee_split", {"amount": a * (b + 1)})
+    if kind == "proof":
+        leaves = [bytes([i % 256]) for i in range(1 + a % 20)]
+        return _run_request("merkle", "proof", {"index": b % (len(leaves) + 1), "leaves": leaves})
+    if kind in ("cbor", "strict_cbor"):  # six bytes of heads, lengths and payload
+        data = ((a << 21) | (b & 0x1FFFFF)).to_bytes(6, "big").lstrip(b"\0") or b"\0"
+        handler = "canonical" if kind == "cbor" else "strict_decode"
+        return _run_request("encoding", handler, {"cbor": data})
     key = KeyPair.from_label(f"fuzz/signer/{a % 4}")
     message = a.to_bytes(3, "big")
     signature = bytearray(key.sign(message))
