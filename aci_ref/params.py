@@ -313,16 +313,10 @@ def _check_amounts(values: Mapping[str, object]) -> None:
 
 
 def check_params(params: Params) -> None:
-    """ref: parameter checks — a `Params` that did not come from a file obeys every file rule.
-
-    Each field's bound, Table 5's shares making a whole, and the amounts below 2**63; the oracle
-    runs this on every state it is given, since a state carries its own parameters.
-    """
+    """ref: parameter checks — a `Params` not read from a file (a state's own) obeys its rules."""
     values = {f.name: getattr(params, f.name) for f in fields(Params)}
     for f in fields(Params):
-        bound = f.metadata["bound"]
-        assert isinstance(bound, Bound)
-        bound.check(f.name, values[f.name])
+        f.metadata["bound"].check(f.name, values[f.name])
     _check_whole(values)
     _check_amounts(values)
 

@@ -51,7 +51,7 @@ from aci_ref.sim.world import (
     workers_of,
     world_params,
 )
-from aci_ref.vectors import refusals
+from aci_ref.vectors import refusal_world, refusals
 from aci_ref.vectors.tree import VectorCase, slug, snake
 
 Step = tuple[ChainState, SignedEvent, ChainState, Effects]
@@ -286,7 +286,7 @@ def accepted_cases() -> Iterator[VectorCase]:
 
 def refused_cases() -> Iterator[VectorCase]:
     """Every refusal row of `aci_ref.vectors.refusals`, on its prepared world."""
-    prepared = refusals.prepared()
+    prepared = refusal_world.prepared()
     for row in refusals.CASES:
         event = row.build(prepared)
         runner, handler = _handler((prepared.world.state, event, prepared.world.state, ()))

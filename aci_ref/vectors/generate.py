@@ -16,7 +16,9 @@ from typing import Any
 from aci_ref.encoding import canonical_bytes
 from aci_ref.params import Params, default_params
 from aci_ref.vectors.chain_cases import accepted_cases, refused_cases
+from aci_ref.vectors.consensus_cases import consensus_cases
 from aci_ref.vectors.function_cases import function_cases
+from aci_ref.vectors.replica_cases import replica_cases
 from aci_ref.vectors.tree import VectorCase, write_tree
 
 
@@ -30,9 +32,6 @@ def reference_version() -> str:
 
 def all_cases(params: Params) -> Iterator[VectorCase]:
     """ref: vector generator — every case of every runner."""
-    from aci_ref.vectors.consensus_cases import consensus_cases
-    from aci_ref.vectors.replica_cases import replica_cases
-
     yield from accepted_cases()
     yield from refused_cases()
     yield from function_cases(params)

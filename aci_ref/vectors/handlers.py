@@ -32,7 +32,7 @@ from aci_ref.poai.attestation import Attestation
 from aci_ref.poai.profiles import HARDWARE_CLASSES, ModelProfile
 from aci_ref.poai.tee import TrustAnchors
 from aci_ref.poai.verification import ExpectedJob
-from aci_ref.vectors.consensus_cases import CONSENSUS_HANDLERS
+from aci_ref.vectors.consensus_handlers import CONSENSUS_HANDLERS
 
 Plain = dict[str, Any]
 T = TypeVar("T")

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from aci_ref.market.jobs import JobStatus
-from aci_ref.vectors.refusals import CASES, Case, prepared
+from aci_ref.vectors.refusal_world import prepared
+from aci_ref.vectors.refusals import CASES, Case
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
