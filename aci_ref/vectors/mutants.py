@@ -46,7 +46,7 @@ def _refusal_moves_state() -> None:
     """A refused event is answered with its code, yet the state still moves (one block up)."""
     from aci_ref.vectors import oracle
 
-    original = oracle._OPS["apply"]
+    original = oracle.OPS["apply"]
 
     def mutated(session: oracle.Session, request: oracle.Request) -> oracle.Request:
         before = session.state
@@ -57,7 +57,7 @@ def _refusal_moves_state() -> None:
                 session.state = replace(before, height=before.height + 1)
             raise
 
-    oracle._OPS["apply"] = mutated
+    oracle.OPS["apply"] = mutated
 
 
 MUTANTS: Final[dict[str, Callable[[], None]]] = {

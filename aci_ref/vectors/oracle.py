@@ -73,7 +73,7 @@ class Session:
         """Answer one request; refusals are answers, malformed requests are errors."""
         op = request.get("op")
         try:
-            action = _OPS.get(op) if isinstance(op, str) else None
+            action = OPS.get(op) if isinstance(op, str) else None
             if action is None:
                 return {"error": f"unknown op {op!r}"}
             return action(self, request)
@@ -151,7 +151,7 @@ def _quit(session: Session, request: Request) -> Request:
     return {}
 
 
-_OPS: Final[dict[str, Callable[[Session, Request], Request]]] = {
+OPS: Final[dict[str, Callable[[Session, Request], Request]]] = {
     "apply": _apply,
     "dump": _dump,
     "hello": _hello,
@@ -161,6 +161,7 @@ _OPS: Final[dict[str, Callable[[Session, Request], Request]]] = {
     "replica_step": _replica_step,
     "run": _run,
 }
+"""Every request of the protocol, by its op."""
 
 
 def answer_line(session: Session, line: str) -> Request:

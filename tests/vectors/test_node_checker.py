@@ -29,9 +29,13 @@ def test_the_node_checker_recomputes_every_vector(tree: Path) -> None:
     done = _node(str(CHECKER / "check.mjs"), str(tree), "--strict-known")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "OK: every check passed" in done.stdout
-    lines = {line.split()[0]: line for line in done.stdout.splitlines() if "passed" in line}
+    counts = {
+        line.split()[0]: int(line.split("passed")[1].split()[0])
+        for line in done.stdout.splitlines()
+        if " passed " in line
+    }
     for kind in ("manifest", "merkle/proof", "crypto/ed25519_verify", "encoding/canonical"):
-        assert " 0  skipped" in lines[kind] or "failed 0" in lines[kind], lines[kind]
+        assert counts[kind] > 0, kind  # these kinds really ran, none was skipped away
 
 
 def test_the_node_checker_catches_planted_faults(tree: Path) -> None:
